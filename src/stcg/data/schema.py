@@ -1,0 +1,156 @@
+"""Climate2GPP schema: one long table for every source (paper Section 4.1; DESIGN.md "Data").
+
+One row per (cell, year, period) with period the 8-day period of the year (0..45, period ``p``
+starts on day of year ``8 p + 1``; the last one is 5 or 6 days long).  Columns:
+
+``cell_id, lon, lat, year, period, land_cover`` (IGBP 0..16), the chosen ERA5-Land variables under
+their Earth Engine ``ECMWF/ERA5_LAND/DAILY_AGGR`` band names, and ``gpp``.
+
+Units are those of the Earth Engine bands, aggregated over the period: ``*_sum`` bands (radiation,
+heat fluxes, evaporation, precipitation) are *summed* over the days of the period, every other band
+is *averaged* (paper Section 4.1).  ECMWF's sign convention holds: vertical fluxes are positive
+downwards, so evaporation and the latent heat flux are negative where water leaves the surface.
+``gpp`` is PML_V2's unit, gC m-2 d-1, as the mean over the period (DESIGN.md).
+
+The plausible ranges below are deliberately wide: they catch unit mistakes (degC for K, mm for m,
+W m-2 for J m-2, a missing scale factor) and not weather extremes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+PERIODS_PER_YEAR = 46
+"""8-day periods per year (MODIS/PML_V2 convention)."""
+
+KEY_COLUMNS: tuple[str, ...] = ("cell_id", "lon", "lat", "year", "period", "land_cover")
+TARGET = "gpp"
+
+IGBP_CLASSES: tuple[str, ...] = (
+    "Water",
+    "Evergreen Needleleaf Forest",
+    "Evergreen Broadleaf Forest",
+    "Deciduous Needleleaf Forest",
+    "Deciduous Broadleaf Forest",
+    "Mixed Forest",
+    "Closed Shrublands",
+    "Open Shrublands",
+    "Woody Savannas",
+    "Savannas",
+    "Grasslands",
+    "Permanent Wetlands",
+    "Croplands",
+    "Urban and Built-up",
+    "Cropland/Natural Vegetation Mosaic",
+    "Snow and Ice",
+    "Barren",
+)
+"""MCD12C1 ``Majority_Land_Cover_Type_1`` (IGBP) class names, index = class code."""
+
+IGBP_SHORT: tuple[str, ...] = (
+    "WAT", "ENF", "EBF", "DNF", "DBF", "MF", "CSH", "OSH", "WSA", "SAV", "GRA", "WET", "CRO",
+    "URB", "CVM", "SNO", "BAR",
+)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One ERA5-Land input band.
+
+    Attributes:
+        name: Earth Engine band name (``ECMWF/ERA5_LAND/DAILY_AGGR``).
+        units: units after 8-day aggregation.
+        agg: ``"sum"`` over the days of the period, or ``"mean"``.
+        lo: lowest plausible value.
+        hi: highest plausible value.
+        group: physical group, used in figures and for the limiting-factor score.
+    """
+
+    name: str
+    units: str
+    agg: Literal["sum", "mean"]
+    lo: float
+    hi: float
+    group: Literal["temperature", "water", "radiation", "energy", "other", "canopy"]
+
+
+_DAY_J = 86400.0
+VARIABLES: dict[str, Variable] = {
+    v.name: v
+    for v in [
+        Variable("temperature_2m", "K", "mean", 180.0, 340.0, "temperature"),
+        Variable("dewpoint_temperature_2m", "K", "mean", 170.0, 320.0, "water"),
+        Variable("skin_temperature", "K", "mean", 180.0, 350.0, "temperature"),
+        Variable("soil_temperature_level_1", "K", "mean", 190.0, 345.0, "temperature"),
+        Variable("soil_temperature_level_2", "K", "mean", 190.0, 345.0, "temperature"),
+        Variable("soil_temperature_level_3", "K", "mean", 190.0, 345.0, "temperature"),
+        Variable("soil_temperature_level_4", "K", "mean", 190.0, 345.0, "temperature"),
+        Variable("volumetric_soil_water_layer_1", "m3 m-3", "mean", 0.0, 0.8, "water"),
+        Variable("volumetric_soil_water_layer_2", "m3 m-3", "mean", 0.0, 0.8, "water"),
+        Variable("volumetric_soil_water_layer_3", "m3 m-3", "mean", 0.0, 0.8, "water"),
+        Variable("volumetric_soil_water_layer_4", "m3 m-3", "mean", 0.0, 0.8, "water"),
+        Variable("surface_pressure", "Pa", "mean", 4.0e4, 1.1e5, "other"),
+        Variable("u_component_of_wind_10m", "m s-1", "mean", -40.0, 40.0, "other"),
+        Variable("v_component_of_wind_10m", "m s-1", "mean", -40.0, 40.0, "other"),
+        Variable("total_precipitation_sum", "m", "sum", 0.0, 2.5, "water"),
+        Variable(
+            "surface_solar_radiation_downwards_sum", "J m-2", "sum", 0.0, 8 * 5.0e7, "radiation"
+        ),
+        Variable("surface_net_solar_radiation_sum", "J m-2", "sum", 0.0, 8 * 5.0e7, "radiation"),
+        Variable(
+            "surface_thermal_radiation_downwards_sum", "J m-2", "sum", 0.0, 8 * 600 * _DAY_J,
+            "radiation",
+        ),
+        Variable(
+            "surface_net_thermal_radiation_sum", "J m-2", "sum", -8 * 300 * _DAY_J,
+            8 * 100 * _DAY_J, "radiation",
+        ),
+        Variable(
+            "surface_latent_heat_flux_sum", "J m-2", "sum", -8 * 500 * _DAY_J, 8 * 150 * _DAY_J,
+            "energy",
+        ),
+        Variable(
+            "surface_sensible_heat_flux_sum", "J m-2", "sum", -8 * 400 * _DAY_J,
+            8 * 300 * _DAY_J, "energy",
+        ),
+        Variable("total_evaporation_sum", "m", "sum", -0.15, 0.03, "water"),
+        Variable("potential_evaporation_sum", "m", "sum", -0.3, 0.05, "water"),
+        Variable("snow_cover", "%", "mean", 0.0, 100.0, "temperature"),
+        Variable("leaf_area_index_high_vegetation", "m2 m-2", "mean", 0.0, 12.0, "canopy"),
+        Variable("leaf_area_index_low_vegetation", "m2 m-2", "mean", 0.0, 12.0, "canopy"),
+    ]
+}
+"""Every band the project knows; params.yaml ``build_data.variables`` picks from these."""
+
+GPP_RANGE = (0.0, 40.0)
+"""Plausible GPP range in gC m-2 d-1 (PML_V2 after its 0.01 scale factor)."""
+
+
+def period_start_doy(period: int) -> int:
+    """Day of year (1-based) on which 8-day period ``period`` (0..45) starts."""
+    if not 0 <= period < PERIODS_PER_YEAR:
+        raise ValueError(f"period must be in 0..{PERIODS_PER_YEAR - 1}, got {period}")
+    return 8 * period + 1
+
+
+def period_length(year: int, period: int) -> int:
+    """Number of days in ``period`` of ``year`` (8, or 5/6 for the last period)."""
+    start = period_start_doy(period)
+    days_in_year = 366 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 365
+    return min(8, days_in_year - start + 1)
+
+
+def sample_columns(variables: tuple[str, ...] | list[str]) -> list[str]:
+    """The ordered column list of the samples table for the chosen variables."""
+    return [*KEY_COLUMNS, *variables, TARGET]
+
+
+def check_variables(variables: tuple[str, ...] | list[str]) -> None:
+    """Raise ``ValueError`` naming any unknown or duplicated variable."""
+    unknown = [v for v in variables if v not in VARIABLES]
+    if unknown:
+        raise ValueError(f"unknown variable(s) {unknown}; known: {sorted(VARIABLES)}")
+    dup = sorted({v for v in variables if list(variables).count(v) > 1})
+    if dup:
+        raise ValueError(f"duplicated variable(s) {dup}")

@@ -197,3 +197,55 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     return obj
+
+
+# ---- build_data ----
+@dataclasses.dataclass(frozen=True)
+class SplitConfig:
+    """Which years train and which test (paper: 2001-2019 / 2020)."""
+
+    train_years: tuple[int, int]
+    test_years: tuple[int, int]
+
+    def validate(self) -> None:
+        """Each is an inclusive [first, last] range; they must not overlap."""
+        for name, (a, b) in (("train_years", self.train_years), ("test_years", self.test_years)):
+            if a > b:
+                raise ValueError(f"splits.{name}: first year {a} is after last year {b}")
+        if not (self.train_years[1] < self.test_years[0] or self.test_years[1] < self.train_years[0]):
+            raise ValueError("splits: train_years and test_years overlap")
+
+    @property
+    def years(self) -> tuple[int, ...]:
+        """Every year of both splits, ascending."""
+        ys = set(range(self.train_years[0], self.train_years[1] + 1))
+        ys |= set(range(self.test_years[0], self.test_years[1] + 1))
+        return tuple(sorted(ys))
+
+
+@dataclasses.dataclass(frozen=True)
+class FilesConfig:
+    """Source ``files``: ingestion of user / Earth Engine exports (see stcg.data.files)."""
+
+    max_nan_share: float = 0.2
+    gpp_scale: float = 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildDataConfig:
+    """Stage ``build_data``."""
+
+    source: Literal["sim", "files"]
+    seed: int
+    resolution: float
+    variables: tuple[str, ...]
+    splits: SplitConfig
+    files: FilesConfig = FilesConfig()
+    sim: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Variables must be known ERA5-Land bands; the resolution must tile the globe."""
+        from stcg.data.schema import check_variables, grid_shape
+
+        check_variables(self.variables)
+        grid_shape(self.resolution)

@@ -154,3 +154,38 @@ def check_variables(variables: tuple[str, ...] | list[str]) -> None:
     dup = sorted({v for v in variables if list(variables).count(v) > 1})
     if dup:
         raise ValueError(f"duplicated variable(s) {dup}")
+
+
+def grid_shape(resolution: float) -> tuple[int, int]:
+    """(rows, cols) of the global equirectangular grid at ``resolution`` degrees."""
+    n_lat = round(180.0 / resolution)
+    n_lon = round(360.0 / resolution)
+    if abs(n_lat * resolution - 180.0) > 1e-6 or abs(n_lon * resolution - 360.0) > 1e-6:
+        raise ValueError(f"resolution {resolution} does not divide 180 and 360 degrees")
+    return n_lat, n_lon
+
+
+def cell_id_for(lon, lat, resolution: float):
+    """Cell id of points on the global grid: ``row * n_lon + col``, row 0 at 90N, col 0 at 180W.
+
+    Every source uses this convention, so cell ids of one resolution agree across sources.
+    Accepts scalars or numpy arrays (longitudes in [-180, 360) are wrapped).
+    """
+    import numpy as np
+
+    n_lat, n_lon = grid_shape(resolution)
+    lon = (np.asarray(lon, dtype=np.float64) + 180.0) % 360.0
+    lat = np.asarray(lat, dtype=np.float64)
+    row = np.clip(np.floor((90.0 - lat) / resolution), 0, n_lat - 1).astype(np.int64)
+    col = np.clip(np.floor(lon / resolution), 0, n_lon - 1).astype(np.int64)
+    return row * n_lon + col
+
+
+def cell_center(cell_id, resolution: float):
+    """(lon, lat) of the centre of ``cell_id`` (inverse of :func:`cell_id_for`)."""
+    import numpy as np
+
+    _, n_lon = grid_shape(resolution)
+    cid = np.asarray(cell_id, dtype=np.int64)
+    row, col = np.divmod(cid, n_lon)
+    return -180.0 + (col + 0.5) * resolution, 90.0 - (row + 0.5) * resolution

@@ -1,0 +1,5 @@
+"""``python -m stcg`` runs the CLI."""
+
+from stcg.cli import main
+
+main()

@@ -328,3 +328,121 @@ class BuildGraphConfig:
             raise ValueError(f"sigma: must be > 0, got {self.sigma}")
         if self.mu is not None and self.mu <= 0:
             raise ValueError(f"mu: must be > 0 or null, got {self.mu}")
+
+
+# ---- train_stcg ----
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The STCG model (paper Section 3; decisions documented in ``stcg.model``).
+
+    Ablation switches: ``condition``, ``temporal_conv``, ``gcn``, ``lstm``, ``interp`` (false =
+    that part is skipped), ``attention: softmax`` (encoder attention); the number of clusters is
+    ``build_graph.clusters`` and the window is ``train_stcg.window``.
+    """
+
+    d_model: int = 64
+    heads: int = 4
+    encoder_blocks: int = 2
+    decoder_layers: int = 2
+    ffn_mult: int = 2
+    dropout: float = 0.0
+    attention: Literal["linear", "softmax"] = "linear"
+    eps: float = 1e-6
+    condition: bool = True
+    temporal_conv: bool = True
+    conv_kernel: int = 3
+    gcn: bool = True
+    gcn_self_loops: bool = True
+    lstm: bool = True
+    time_embedding: Literal["add", "rotate"] = "add"
+    cross_attention: Literal["data_keys", "condition_keys"] = "data_keys"
+    interp: bool = True
+    interp_intercept: bool = True
+
+    def validate(self) -> None:
+        """Positive sizes; heads divide d_model into even head widths (RoPE); odd conv kernel."""
+        for name in ("d_model", "heads", "encoder_blocks", "decoder_layers", "ffn_mult"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"model.{name}: must be >= 1, got {getattr(self, name)}")
+        if self.d_model % self.heads or (self.d_model // self.heads) % 2:
+            raise ValueError(
+                f"model.heads: d_model {self.d_model} / heads {self.heads} must be an even integer"
+            )
+        if self.d_model % 2:
+            raise ValueError(f"model.d_model: must be even (RoPE), got {self.d_model}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"model.dropout: must be in [0, 1), got {self.dropout}")
+        if self.conv_kernel < 1 or self.conv_kernel % 2 == 0:
+            raise ValueError(f"model.conv_kernel: must be odd and >= 1, got {self.conv_kernel}")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+    """Paper protocol: AdamW, lr 1e-3 -> 1e-4 after half the epochs, batch 256, 20 epochs.
+
+    ``samples_per_epoch: null`` = one pass over all training samples per epoch (paper); a number
+    draws that many random (cell, time) samples per epoch instead (smaller profiles).
+    """
+
+    epochs: int
+    batch_size: int
+    samples_per_epoch: int | None = None
+    lr: float = 1e-3
+    lr_final: float = 1e-4
+    lr_drop_at: float = 0.5
+    weight_decay: float = 0.01
+    grad_clip: float | None = 1.0
+
+    def validate(self) -> None:
+        """Positive sizes and rates, ``lr_drop_at`` a fraction of the epochs."""
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("optim.epochs and optim.batch_size: must be >= 1")
+        if self.samples_per_epoch is not None and self.samples_per_epoch < 1:
+            raise ValueError(f"optim.samples_per_epoch: must be >= 1 or null, got {self.samples_per_epoch}")
+        if self.lr <= 0 or self.lr_final <= 0:
+            raise ValueError("optim.lr and optim.lr_final: must be > 0")
+        if not 0.0 <= self.lr_drop_at <= 1.0:
+            raise ValueError(f"optim.lr_drop_at: must be in [0, 1], got {self.lr_drop_at}")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ValueError(f"optim.grad_clip: must be > 0 or null, got {self.grad_clip}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainStcgConfig:
+    """Stage ``train_stcg``: train the STCG model, evaluate it on the test years.
+
+    Attributes:
+        seed: seeds parameters, sampling and dropout (per epoch, so a resumed run is identical).
+        window: input window L in periods, ending at the target period.
+        model: :class:`ModelConfig`.
+        optim: :class:`OptimConfig`.
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+        amp: bf16 autocast on CUDA (ignored on CPU).
+        compile: ``torch.compile`` the model (CUDA throughput; off by default).
+        threads: torch CPU threads (0 = torch's default).
+        eval_batch_size: samples per forward pass in evaluation.
+        monitor_samples: test samples whose RMSE is logged each epoch (0 = none; curves only,
+            never used for model selection).
+        lat_band: width in degrees of the latitude bands of the metrics.
+    """
+
+    seed: int
+    window: int
+    model: ModelConfig
+    optim: OptimConfig
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True
+    compile: bool = False
+    threads: int = 0
+    eval_batch_size: int = 4096
+    monitor_samples: int = 4096
+    lat_band: float = 30.0
+
+    def validate(self) -> None:
+        """The window covers 1..46 periods; sizes are sane."""
+        if not 1 <= self.window <= 46:
+            raise ValueError(f"window: must be in 1..46 periods, got {self.window}")
+        if self.eval_batch_size < 1 or self.monitor_samples < 0 or self.threads < 0:
+            raise ValueError("eval_batch_size >= 1, monitor_samples >= 0 and threads >= 0")
+        if not 0 < self.lat_band <= 180:
+            raise ValueError(f"lat_band: must be in (0, 180], got {self.lat_band}")

@@ -1,0 +1,219 @@
+"""Attention primitives: linear attention (paper eq. 2), softmax attention (eq. 15) and RoPE.
+
+Linear attention (Katharopoulos et al. 2020), eq. 2 of the paper, per head::
+
+    Attn(Q, K, V)_i = phi(q_i)^T (sum_j phi(k_j) v_j^T) / (phi(q_i)^T sum_j phi(k_j) + eps)
+
+with ``phi(x) = ELU(x) + 1``: cost linear in the sequence length.
+
+RoPE (Su et al. 2024) gives the temporal position.  With linear attention we follow RoFormer's
+eq. 19: the rotation is applied to ``phi(q)`` and ``phi(k)`` in the numerator only, the denominator
+keeps the unrotated (positive) features so it cannot vanish::
+
+    num_i = sum_j (R_i phi(q_i))^T (R_j phi(k_j)) v_j,    den_i = sum_j phi(q_i)^T phi(k_j) + eps
+
+Without positions this is exactly eq. 2.  With softmax attention RoPE rotates q and k as usual.
+
+The linear-attention core runs in float32 even under bf16 autocast (its sums and the division
+are where bf16 would lose accuracy); the projections around it follow autocast.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+AttentionKind = Literal["linear", "softmax"]
+
+
+def rope_angles(positions: torch.Tensor, dim: int, base: float = 10000.0) -> torch.Tensor:
+    """RoPE angles ``positions * theta_i`` with ``theta_i = base^(-2i/dim)``.
+
+    Args:
+        positions: ``[...]`` positions (float or int).
+        dim: the (even) rotated dimension.
+        base: RoPE base.
+
+    Returns:
+        ``[..., dim/2]`` float32 angles.
+    """
+    if dim % 2:
+        raise ValueError(f"RoPE needs an even dimension, got {dim}")
+    inv = base ** (-torch.arange(0, dim, 2, dtype=torch.float32, device=positions.device) / dim)
+    return positions.to(torch.float32)[..., None] * inv
+
+
+def rope_rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs ``(x[..., i], x[..., i + dim/2])`` by ``angles[..., i]`` (half-split RoPE).
+
+    Args:
+        x: ``[..., S, dim]``.
+        angles: broadcastable to ``[..., S, dim/2]``.
+
+    Returns:
+        The rotated ``x`` (same shape and dtype).
+    """
+    half = x.shape[-1] // 2
+    cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+
+
+def elu_feature_map(x: torch.Tensor) -> torch.Tensor:
+    """``phi(x) = ELU(x) + 1`` (eq. 2), strictly positive."""
+    return F.elu(x) + 1.0
+
+
+def linear_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    eps: float = 1e-6,
+    q_angles: torch.Tensor | None = None,
+    k_angles: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Eq. 2 (with optional RoPE, RoFormer eq. 19), in float32.
+
+    Args:
+        q: ``[N, H, Sq, d]``.
+        k: ``[N, H, Sk, d]``.
+        v: ``[N, H, Sk, e]``.
+        eps: the denominator's epsilon.
+        q_angles: ``[Sq, d/2]`` RoPE angles of the queries, or None.
+        k_angles: ``[Sk, d/2]`` RoPE angles of the keys, or None.
+
+    Returns:
+        ``[N, H, Sq, e]`` in ``v``'s dtype.
+    """
+    out_dtype = v.dtype
+    pq, pk, vf = elu_feature_map(q.float()), elu_feature_map(k.float()), v.float()
+    den = torch.einsum("nhsd,nhd->nhs", pq, pk.sum(dim=-2)) + eps
+    if q_angles is not None:
+        pq = rope_rotate(pq, q_angles)
+    if k_angles is not None:
+        pk = rope_rotate(pk, k_angles)
+    kv = torch.einsum("nhsd,nhse->nhde", pk, vf)
+    num = torch.einsum("nhsd,nhde->nhse", pq, kv)
+    return (num / den[..., None]).to(out_dtype)
+
+
+def softmax_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    q_angles: torch.Tensor | None = None,
+    k_angles: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Eq. 15: ``softmax(Q K^T / sqrt(d)) V`` (fused SDPA kernel), optional RoPE on q and k.
+
+    Shapes as :func:`linear_attention`.
+    """
+    if q_angles is not None:
+        q = rope_rotate(q, q_angles)
+    if k_angles is not None:
+        k = rope_rotate(k, k_angles)
+    return F.scaled_dot_product_attention(q, k, v)
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention over the second-to-last axis, linear (eq. 2) or softmax (eq. 15).
+
+    Args:
+        d_model: model width D.
+        heads: number of heads (D must divide).
+        kind: ``"linear"`` or ``"softmax"``.
+        rope: rotate queries and keys by their positions.
+        eps: linear attention's epsilon.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        heads: int,
+        kind: AttentionKind = "linear",
+        rope: bool = False,
+        eps: float = 1e-6,
+    ) -> None:
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"d_model {d_model} is not divisible by heads {heads}")
+        self.heads, self.dh = heads, d_model // heads
+        if rope and self.dh % 2:
+            raise ValueError(f"RoPE needs an even head dimension, got {self.dh}")
+        if kind not in ("linear", "softmax"):
+            raise ValueError(f"attention kind must be 'linear' or 'softmax', got {kind!r}")
+        self.kind, self.rope, self.eps = kind, rope, eps
+        self.wq = nn.Linear(d_model, d_model)
+        self.wk = nn.Linear(d_model, d_model)
+        self.wv = nn.Linear(d_model, d_model)
+        self.wo = nn.Linear(d_model, d_model)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        n, s, _ = x.shape
+        return x.view(n, s, self.heads, self.dh).transpose(1, 2)
+
+    def forward(
+        self,
+        query: torch.Tensor,
+        key: torch.Tensor | None = None,
+        value: torch.Tensor | None = None,
+        q_pos: torch.Tensor | None = None,
+        k_pos: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Attend.
+
+        Args:
+            query: ``[N, Sq, D]``.
+            key: ``[N, Sk, D]`` (default: ``query``, self-attention).
+            value: ``[N, Sk, D]`` (default: ``key``).
+            q_pos: ``[Sq]`` query positions for RoPE (default ``0..Sq-1``).
+            k_pos: ``[Sk]`` key positions for RoPE (default ``0..Sk-1``).
+
+        Returns:
+            ``[N, Sq, D]``.
+        """
+        key = query if key is None else key
+        value = key if value is None else value
+        q, k, v = self._split(self.wq(query)), self._split(self.wk(key)), self._split(self.wv(value))
+        qa = ka = None
+        if self.rope:
+            dev = query.device
+            q_pos = torch.arange(q.shape[-2], device=dev) if q_pos is None else q_pos
+            k_pos = torch.arange(k.shape[-2], device=dev) if k_pos is None else k_pos
+            qa, ka = rope_angles(q_pos, self.dh), rope_angles(k_pos, self.dh)
+        if self.kind == "linear":
+            out = linear_attention(q, k, v, self.eps, qa, ka)
+        else:
+            out = softmax_attention(q, k, v, qa, ka)
+        n, _, sq, _ = out.shape
+        return self.wo(out.transpose(1, 2).reshape(n, sq, self.heads * self.dh))
+
+
+class FeedForward(nn.Module):
+    """Position-wise FFN of eq. 4: ``Linear -> GELU -> dropout -> Linear``."""
+
+    def __init__(self, d_model: int, mult: int = 2, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(d_model, mult * d_model),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            nn.Linear(mult * d_model, d_model),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[..., D] -> [..., D]``."""
+        return self.net(x)
+
+
+def sinusoid_table(n_pos: int, dim: int, base: float = 10000.0) -> torch.Tensor:
+    """``[n_pos, dim]`` ``[cos(t theta_i) | sin(t theta_i)]`` with RoPE's frequencies.
+
+    This is RoPE's rotation read as a vector (the image of ``(1, 0)`` pairs), used where the paper
+    *adds* "RoPE(t)" to a node embedding (Section 3.2).
+    """
+    ang = rope_angles(torch.arange(n_pos), dim, base)
+    return torch.cat([torch.cos(ang), torch.sin(ang)], dim=-1)

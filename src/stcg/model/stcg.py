@@ -1,0 +1,203 @@
+"""The dual-branch STCG model (paper Sections 3.1-3.3, Figures 1-2) and its loss (eqs. 16-18).
+
+A sample is a cell ``c`` at time step ``t`` (a year and an 8-day period).  The model sees
+
+* ``x [B, L, F]``: the standardised features of the window of ``L`` periods ending at ``t``
+  (across a year boundary when needed);
+* ``node [B]``: the graph node of the cell (K-means cluster, eq. 5);
+* ``period [B, L]``: the period of the year (0..45) of every window step: the condition time
+  index ``t`` of Section 3.2 (DESIGN.md: period of year, so the test year has conditions).
+
+and returns the GPP prediction, the interpretable weights ``w [B, F]`` (+ intercept) and
+``y_interp`` (eq. 17).  The loss is ``L_dep + L_interp`` (eqs. 16, 18).
+
+Pipeline: :class:`~stcg.model.encoder.LocationInvariantEncoder` -> tokens ``[B, L, F, D]``;
+:class:`~stcg.model.condition.ConditionEncoder` -> ``V_final [K, 46, D]`` once per step, gathered
+at ``(node, period)`` -> ``[B, L, D]``; two :class:`~stcg.model.decoder.ConditionalDecoder`.
+Ambiguities and their decisions are documented in those modules.
+
+Ablations (``ModelConfig``), each a different code path:
+``condition: false`` (no condition encoder; decoders attend over the data features only),
+``gcn/lstm/temporal_conv: false`` (skip that step), ``attention: softmax`` (encoder),
+``interp: false`` (no interpretable branch; loss = L_dep).  ``k`` and ``L`` are
+``build_graph.clusters`` and ``train_stcg.window``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from stcg.config import ModelConfig
+from stcg.data.schema import PERIODS_PER_YEAR
+from stcg.model.condition import ConditionEncoder, fit_embedding
+from stcg.model.decoder import ConditionalDecoder, memory
+from stcg.model.encoder import LocationInvariantEncoder
+
+
+@dataclass
+class STCGOutput:
+    """Model outputs for a batch.
+
+    Attributes:
+        y: ``[B]`` predicted GPP (target branch, float32).
+        y_interp: ``[B]`` ``w_0 + sum_j w_j x_j`` (None without the interpretable branch).
+        weights: ``[B, F]`` interpretable weights (None without the branch).
+        intercept: ``[B]`` ``w_0`` (None without the branch or the intercept).
+    """
+
+    y: torch.Tensor
+    y_interp: torch.Tensor | None
+    weights: torch.Tensor | None
+    intercept: torch.Tensor | None
+
+
+@dataclass(frozen=True)
+class GraphTensors:
+    """What the model needs of the graph file: edges, weights and node2vec embeddings."""
+
+    edge_src: np.ndarray
+    edge_dst: np.ndarray
+    edge_weight: np.ndarray
+    embedding: np.ndarray
+
+    @property
+    def n_nodes(self) -> int:
+        """K."""
+        return int(self.embedding.shape[0])
+
+
+class STCGModel(nn.Module):
+    """The STCG model.
+
+    Args:
+        cfg: model params (``train_stcg.model``).
+        n_features: F.
+        graph: the conditional graph (ignored but for its node count when ``condition`` is off).
+        y_mean: training-split GPP mean (output reparametrisation, see decoder module).
+        y_std: training-split GPP standard deviation.
+    """
+
+    def __init__(
+        self,
+        cfg: ModelConfig,
+        n_features: int,
+        graph: GraphTensors,
+        y_mean: float = 0.0,
+        y_std: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.n_features = n_features
+        d = cfg.d_model
+        self.register_buffer("y_mean", torch.tensor(float(y_mean)))
+        self.register_buffer("y_std", torch.tensor(float(y_std)))
+        self.encoder = LocationInvariantEncoder(
+            n_features, d, cfg.heads, cfg.encoder_blocks, cfg.attention, cfg.ffn_mult,
+            cfg.dropout, cfg.eps,
+        )
+        self.condition = (
+            ConditionEncoder(
+                fit_embedding(graph.embedding, d),
+                graph.edge_src,
+                graph.edge_dst,
+                graph.edge_weight,
+                temporal_conv=cfg.temporal_conv,
+                conv_kernel=cfg.conv_kernel,
+                gcn=cfg.gcn,
+                gcn_self_loops=cfg.gcn_self_loops,
+                lstm=cfg.lstm,
+                time_embedding=cfg.time_embedding,
+                periods=PERIODS_PER_YEAR,
+            )
+            if cfg.condition
+            else None
+        )
+        self.target_query = nn.Parameter(torch.zeros(1, 1, d))
+        self.target_decoder = ConditionalDecoder(
+            d, cfg.heads, cfg.decoder_layers, False, cfg.ffn_mult, cfg.dropout
+        )
+        self.target_head = nn.Linear(d, 1)
+        nn.init.zeros_(self.target_head.weight)  # start at y_mean (see decoder module)
+        nn.init.zeros_(self.target_head.bias)
+        if cfg.interp:
+            self.interp_decoder = ConditionalDecoder(
+                d, cfg.heads, cfg.decoder_layers, True, cfg.ffn_mult, cfg.dropout
+            )
+            self.interp_head = nn.Linear(d, 1)
+            nn.init.zeros_(self.interp_head.weight)  # start at w = 0, y_interp = y_mean
+            nn.init.zeros_(self.interp_head.bias)
+            self.intercept_query = (
+                nn.Parameter(torch.zeros(1, 1, d)) if cfg.interp_intercept else None
+            )
+        else:
+            self.interp_decoder = None
+            self.intercept_query = None
+
+    def condition_table(self) -> torch.Tensor | None:
+        """``V_final [K, 46, D]`` (float32), or None with the condition branch off."""
+        return None if self.condition is None else self.condition()
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        node: torch.Tensor,
+        period: torch.Tensor,
+        cond_table: torch.Tensor | None = None,
+    ) -> STCGOutput:
+        """Predict a batch.
+
+        Args:
+            x: ``[B, L, F]`` standardised features (no NaN).
+            node: ``[B]`` int64 graph node of each sample.
+            period: ``[B, L]`` int64 period of year (0..45) of each window step.
+            cond_table: a precomputed :meth:`condition_table` (evaluation); computed if None.
+
+        Returns:
+            :class:`STCGOutput`.
+        """
+        tokens = self.encoder(x)  # [B, L, F, D]
+        data_keys = tokens.mean(dim=2)  # [B, L, D]
+        cond = None
+        if self.condition is not None:
+            table = self.condition_table() if cond_table is None else cond_table
+            cond = table[node[:, None], period].to(data_keys.dtype)  # [B, L, D]
+        keys, values = memory(data_keys, cond, self.cfg.cross_attention)
+        current = tokens[:, -1]  # [B, F, D]
+        pooled = data_keys[:, -1:]  # [B, 1, D]
+
+        h = self.target_decoder(self.target_query + pooled, keys, values)
+        y = self.y_mean + self.y_std * self.target_head(h)[:, 0, 0].float()
+
+        if self.interp_decoder is None:
+            return STCGOutput(y=y, y_interp=None, weights=None, intercept=None)
+        q = current
+        if self.intercept_query is not None:
+            q = torch.cat([self.intercept_query.expand(x.shape[0], -1, -1) + pooled, q], dim=1)
+        out = self.y_std * self.interp_head(self.interp_decoder(q, keys, values))[..., 0].float()
+        x_now = x[:, -1].float()  # [B, F]
+        if self.intercept_query is not None:
+            w0, w = out[:, 0] + self.y_mean, out[:, 1:]
+            y_interp = w0 + (w * x_now).sum(-1)
+        else:
+            w0, w = None, out
+            y_interp = (w * x_now).sum(-1)
+        return STCGOutput(y=y, y_interp=y_interp, weights=w, intercept=w0)
+
+
+def stcg_loss(out: STCGOutput, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``L = L_dep + L_interp`` (eqs. 16, 18), MSE on raw GPP.
+
+    Returns:
+        ``(total, L_dep, L_interp)``; ``L_interp`` is 0 without the interpretable branch.
+    """
+    y = y.float()
+    dep = torch.mean((out.y - y) ** 2)
+    if out.y_interp is None:
+        interp = torch.zeros((), device=y.device)
+    else:
+        interp = torch.mean((out.y_interp - y) ** 2)
+    return dep + interp, dep, interp

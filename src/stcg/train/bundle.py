@@ -1,0 +1,139 @@
+"""The trained-model file (``build/stcg/model.pt``): everything ``stcg predict`` needs.
+
+A plain dict of tensors, strings and numbers, loadable with ``torch.load(weights_only=True)``:
+the model params, the weights, the window, the feature names and their training statistics, and
+the graph (node centres, edges, weights, node2vec embeddings), so the file alone can predict any
+dataset in the Climate2GPP schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stcg.config import ModelConfig, from_dict, to_dict
+from stcg.graph.build import Graph
+from stcg.io import atomic_path
+from stcg.model.stcg import GraphTensors, STCGModel
+from stcg.train.data import FeatureStats
+
+BUNDLE_FORMAT = "stcg-model-v1"
+
+
+@dataclass
+class ModelBundle:
+    """A trained model with what it needs to be applied.
+
+    Attributes:
+        model_cfg: the model params.
+        window: L.
+        variables: the F input features, in order.
+        stats: training-split standardisation.
+        node_xyz: ``[K, 3]`` node centres (to map cells to nodes).
+        graph: the graph tensors the model was built with.
+        state_dict: the weights.
+    """
+
+    model_cfg: ModelConfig
+    window: int
+    variables: tuple[str, ...]
+    stats: FeatureStats
+    node_xyz: np.ndarray
+    graph: GraphTensors
+    state_dict: dict[str, torch.Tensor]
+
+    def build_model(self, device: torch.device | str = "cpu") -> STCGModel:
+        """The model with the bundle's weights, in eval mode."""
+        model = STCGModel(
+            self.model_cfg, len(self.variables), self.graph, self.stats.y_mean, self.stats.y_std
+        )
+        model.load_state_dict(self.state_dict)
+        return model.to(device).eval()
+
+
+def make_bundle(
+    model: STCGModel,
+    model_cfg: ModelConfig,
+    window: int,
+    variables: tuple[str, ...],
+    stats: FeatureStats,
+    graph: Graph,
+) -> ModelBundle:
+    """Collect a trained model into a :class:`ModelBundle` (weights copied to CPU)."""
+    return ModelBundle(
+        model_cfg=model_cfg,
+        window=window,
+        variables=tuple(variables),
+        stats=stats,
+        node_xyz=np.asarray(graph.node_xyz),
+        graph=graph_tensors(graph),
+        state_dict={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+    )
+
+
+def graph_tensors(graph: Graph) -> GraphTensors:
+    """The part of the graph file the model is built from."""
+    return GraphTensors(
+        edge_src=np.asarray(graph.edge_src),
+        edge_dst=np.asarray(graph.edge_dst),
+        edge_weight=np.asarray(graph.edge_weight),
+        embedding=np.asarray(graph.embedding),
+    )
+
+
+def save_bundle(path: str | Path, bundle: ModelBundle) -> None:
+    """Write the bundle atomically."""
+    t = torch.from_numpy
+    payload: dict[str, Any] = {
+        "format": BUNDLE_FORMAT,
+        "model_cfg": to_dict(bundle.model_cfg),
+        "window": int(bundle.window),
+        "variables": list(bundle.variables),
+        "x_mean": t(np.asarray(bundle.stats.mean, dtype=np.float64)),
+        "x_std": t(np.asarray(bundle.stats.std, dtype=np.float64)),
+        "y_mean": float(bundle.stats.y_mean),
+        "y_std": float(bundle.stats.y_std),
+        "node_xyz": t(np.asarray(bundle.node_xyz, dtype=np.float64)),
+        "edge_src": t(np.asarray(bundle.graph.edge_src, dtype=np.int64)),
+        "edge_dst": t(np.asarray(bundle.graph.edge_dst, dtype=np.int64)),
+        "edge_weight": t(np.asarray(bundle.graph.edge_weight, dtype=np.float64)),
+        "embedding": t(np.asarray(bundle.graph.embedding, dtype=np.float32)),
+        "state_dict": bundle.state_dict,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_bundle(path: str | Path) -> ModelBundle:
+    """Read a bundle (``weights_only=True``).
+
+    Raises:
+        FileNotFoundError / ValueError: naming the file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no model file (run `dvc repro train_stcg`)")
+    p = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(p, dict) or p.get("format") != BUNDLE_FORMAT:
+        raise ValueError(f"{path}: not a {BUNDLE_FORMAT} model file")
+    return ModelBundle(
+        model_cfg=from_dict(ModelConfig, p["model_cfg"], where=f"{path.name}: model_cfg"),
+        window=int(p["window"]),
+        variables=tuple(p["variables"]),
+        stats=FeatureStats(
+            mean=p["x_mean"].numpy(), std=p["x_std"].numpy(), y_mean=float(p["y_mean"]),
+            y_std=float(p["y_std"]),
+        ),
+        node_xyz=p["node_xyz"].numpy(),
+        graph=GraphTensors(
+            edge_src=p["edge_src"].numpy(),
+            edge_dst=p["edge_dst"].numpy(),
+            edge_weight=p["edge_weight"].numpy(),
+            embedding=p["embedding"].numpy(),
+        ),
+        state_dict=p["state_dict"],
+    )

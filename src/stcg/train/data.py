@@ -1,0 +1,155 @@
+"""The training data path: dense tensors on the device, windows gathered by index.
+
+The long table is turned once into dense ``x [C, T, F]`` / ``y [C, T]`` arrays
+(:func:`stcg.data.dataset.load_dense`), standardised with training-split statistics (GPP is not
+normalised, paper Section 4.1), NaN features set to 0 (= the training mean), and moved to the
+device.  A sample is a flat index ``c * T + t``; a batch is a tensor of such indices, and its
+windows ``x[c, t-L+1 .. t]`` are gathered with one advanced-indexing operation on the device.
+There is no per-sample Python and no DataLoader.
+
+Samples: every (cell, time) with a finite target whose time is in the split's years.  Training
+samples also need their whole window inside the loaded data (``t >= L-1``).  Test windows reach
+back into the previous year (loaded too).  When a window would start before the first loaded
+period (e.g. :func:`~stcg.train.predict` on a dataset of one year) its first steps repeat the
+earliest period (index clamped at 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from stcg.data.dataset import Dense
+
+
+@dataclass
+class FeatureStats:
+    """Training-split standardisation statistics.
+
+    Attributes:
+        mean: ``[F]`` feature means.
+        std: ``[F]`` feature standard deviations (1 where constant).
+        y_mean: GPP mean.
+        y_std: GPP standard deviation.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    y_mean: float
+    y_std: float
+
+
+def feature_stats(dense: Dense, years: tuple[int, ...]) -> FeatureStats:
+    """Means and standard deviations over the time steps of ``years`` (NaN ignored).
+
+    Raises:
+        ValueError: if those years hold no finite feature or target value.
+    """
+    sel = np.isin(dense.year, np.asarray(years))
+    if not sel.any():
+        raise ValueError(f"no time steps of years {years} in the data")
+    x = dense.x[:, sel].reshape(-1, dense.x.shape[-1]).astype(np.float64)
+    y = dense.y[:, sel].reshape(-1).astype(np.float64)
+    finite = np.isfinite(x)
+    count = finite.sum(0)
+    empty = [v for v, n in zip(dense.variables, count, strict=True) if n == 0]
+    if empty:
+        raise ValueError(f"features {empty} have no finite value in years {years}")
+    xz = np.where(finite, x, 0.0)
+    mean = xz.sum(0) / count
+    var = (np.where(finite, x - mean, 0.0) ** 2).sum(0) / count
+    std = np.sqrt(var)
+    std[std == 0] = 1.0
+    yf = y[np.isfinite(y)]
+    if yf.size == 0:
+        raise ValueError(f"no finite gpp in years {years}")
+    y_std = float(yf.std()) or 1.0
+    return FeatureStats(mean=mean, std=std, y_mean=float(yf.mean()), y_std=y_std)
+
+
+@dataclass
+class DeviceData:
+    """A dataset on the device, ready for index-gathered batches.
+
+    Attributes:
+        x: ``[C, T, F]`` float32 standardised features, NaN -> 0.
+        y: ``[C, T]`` float32 GPP (NaN where missing).
+        period: ``[T]`` int64 period of year of each time step.
+        node: ``[C]`` int64 graph node of each cell.
+        window: L.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    period: torch.Tensor
+    node: torch.Tensor
+    window: int
+
+    @property
+    def n_times(self) -> int:
+        """T."""
+        return int(self.x.shape[1])
+
+    def gather(
+        self, idx: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Windows of flat sample indices.
+
+        Args:
+            idx: ``[B]`` int64 flat indices ``c * T + t`` on the device.
+
+        Returns:
+            ``(x [B, L, F], node [B], period [B, L], y [B])``.
+        """
+        t_all = self.n_times
+        c = torch.div(idx, t_all, rounding_mode="floor")
+        t = idx - c * t_all
+        offs = torch.arange(self.window - 1, -1, -1, device=idx.device)
+        tt = (t[:, None] - offs[None, :]).clamp_(min=0)  # [B, L]
+        return self.x[c[:, None], tt], self.node[c], self.period[tt], self.y[c, t]
+
+
+def to_device(
+    dense: Dense, stats: FeatureStats, cell_node: np.ndarray, window: int, device: torch.device
+) -> DeviceData:
+    """Standardise ``dense`` with ``stats`` and move it to ``device`` (module docstring).
+
+    Args:
+        dense: the loaded dataset.
+        stats: training-split statistics.
+        cell_node: ``[C]`` graph node of every cell of ``dense`` (same order).
+        window: L.
+        device: target device.
+    """
+    if len(cell_node) != dense.n_cells:
+        raise ValueError(f"cell_node has {len(cell_node)} entries for {dense.n_cells} cells")
+    x = (dense.x - stats.mean.astype(np.float32)) / stats.std.astype(np.float32)
+    x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    return DeviceData(
+        x=torch.from_numpy(x).to(device),
+        y=torch.from_numpy(np.ascontiguousarray(dense.y, dtype=np.float32)).to(device),
+        period=torch.from_numpy(dense.period.astype(np.int64)).to(device),
+        node=torch.from_numpy(np.asarray(cell_node, dtype=np.int64)).to(device),
+        window=window,
+    )
+
+
+def sample_indices(dense: Dense, years: tuple[int, ...], window: int, full_window: bool) -> np.ndarray:
+    """Flat indices ``c * T + t`` of the samples of ``years`` with a finite target.
+
+    Args:
+        dense: the loaded dataset.
+        years: the split's years.
+        window: L.
+        full_window: require ``t >= L-1`` (the window lies inside the loaded data).
+
+    Returns:
+        ``[N]`` int64, ascending.
+    """
+    tmask = np.isin(dense.year, np.asarray(years))
+    if full_window:
+        tmask &= np.arange(dense.n_times) >= window - 1
+    ok = np.isfinite(dense.y) & tmask[None, :]
+    return np.flatnonzero(ok.reshape(-1)).astype(np.int64)

@@ -1,0 +1,268 @@
+"""The training loop: the paper's protocol, checkpoints every epoch, exact resume.
+
+Protocol (paper Section 4.1): AdamW, learning rate ``lr`` (1e-3) for the first
+``round(lr_drop_at * epochs)`` epochs, then ``lr_final`` (1e-4); batch size and epochs per
+profile; loss ``L_dep + L_interp``.  Gradients are clipped at ``grad_clip`` (not in the paper;
+``null`` disables it).
+
+Device: CUDA when available (``device: auto``), with bf16 autocast when ``amp``; else CPU.
+
+Determinism: parameters are initialised after ``torch.manual_seed(seed)``; epoch ``e`` draws its
+samples from a generator seeded with ``(seed, e)`` and re-seeds torch's global RNG (dropout) with
+``(seed, e)``.  So an epoch depends only on the weights and optimiser state at its start, which
+the checkpoint holds, and a run resumed after a crash ends with the same weights as an
+uninterrupted one (on the same device and thread count).
+
+Checkpoints: after every epoch ``{model, optimiser, epoch, history, fingerprint}`` is written
+atomically (temp file + rename) and loaded with ``torch.load(..., weights_only=True)``.  The
+fingerprint (a hash of every setting that changes the trajectory) guards against resuming a
+checkpoint of a different configuration: such a checkpoint is ignored and training starts over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from stcg.config import OptimConfig
+from stcg.io import atomic_path
+from stcg.model.stcg import STCGModel, stcg_loss
+from stcg.train.data import DeviceData
+
+CKPT_FORMAT = "stcg-checkpoint-v1"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA if available else CPU; ``cuda`` fails clearly without a GPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train_stcg.device: 'cuda' requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def autocast_context(device: torch.device, amp: bool):
+    """bf16 autocast on CUDA when ``amp``, else a no-op context."""
+    if device.type == "cuda" and amp:
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of epoch ``epoch``'s sampling and dropout."""
+    return (int(seed) * 1_000_003 + int(epoch) * 7919 + 17) % (2**63 - 1)
+
+
+def lr_at(epoch: int, optim: OptimConfig) -> float:
+    """Learning rate of ``epoch`` (0-based): ``lr`` before the drop, ``lr_final`` after."""
+    drop = int(round(optim.lr_drop_at * optim.epochs))
+    return optim.lr if epoch < drop else optim.lr_final
+
+
+def fingerprint(payload: Any) -> str:
+    """A short stable hash of JSON-able ``payload``."""
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """``torch.save`` to a temp file, then rename (never a half-written checkpoint)."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str | Path, fp: str) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` if it exists and matches fingerprint ``fp``, else None."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("format") != CKPT_FORMAT or state.get("fingerprint") != fp:
+        warnings.warn(
+            f"{path}: checkpoint of another configuration (fingerprint "
+            f"{state.get('fingerprint')} != {fp}); training from scratch",
+            stacklevel=2,
+        )
+        return None
+    return state
+
+
+class EpochLogger:
+    """Receives one record per epoch (DVCLive in the stage, a list in tests)."""
+
+    def log(self, record: dict[str, float]) -> None:  # pragma: no cover - interface
+        """Log one epoch's record."""
+
+
+def fit(
+    model: STCGModel,
+    data: DeviceData,
+    train_idx: torch.Tensor,
+    optim_cfg: OptimConfig,
+    seed: int,
+    ckpt_path: str | Path | None,
+    fp: str,
+    amp: bool = True,
+    compile_model: bool = False,
+    monitor_idx: torch.Tensor | None = None,
+    logger: EpochLogger | None = None,
+    on_epoch_end: Callable[[int], None] | None = None,
+    progress: bool = True,
+) -> list[dict[str, float]]:
+    """Train ``model`` in place (module docstring), resuming from ``ckpt_path`` if it matches.
+
+    Args:
+        model: the model, on the data's device.
+        data: the dataset on the device.
+        train_idx: ``[N]`` int64 flat training sample indices on the device.
+        optim_cfg: the optimiser params.
+        seed: the run's seed.
+        ckpt_path: checkpoint file (None: no checkpoints).
+        fp: the run's fingerprint (see :func:`fingerprint`).
+        amp: bf16 autocast on CUDA.
+        compile_model: wrap the model in ``torch.compile`` for the training steps.
+        monitor_idx: test samples whose RMSE is logged each epoch (None: none).
+        logger: receives each epoch's record (replayed from the checkpoint on resume).
+        on_epoch_end: called with the number of finished epochs after the checkpoint is written
+            (tests inject crashes here).
+        progress: tqdm bars.
+
+    Returns:
+        The history: one record per epoch.
+    """
+    device = data.x.device
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=optim_cfg.lr, weight_decay=optim_cfg.weight_decay
+    )
+    history: list[dict[str, float]] = []
+    start = 0
+    state = load_checkpoint(ckpt_path, fp) if ckpt_path is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optim"])
+        history = [dict(r) for r in state["history"]]
+        start = int(state["epoch"])
+    if logger is not None:
+        for rec in history:
+            logger.log(rec)
+    step_model = torch.compile(model) if compile_model else model
+    n_train = int(train_idx.numel())
+    if n_train == 0:
+        raise ValueError("no training samples (check the split years and the window)")
+    per_epoch = n_train if optim_cfg.samples_per_epoch is None else min(
+        optim_cfg.samples_per_epoch, n_train
+    )
+    bs = optim_cfg.batch_size
+    for epoch in range(start, optim_cfg.epochs):
+        es = epoch_seed(seed, epoch)
+        torch.manual_seed(es)
+        gen = torch.Generator(device=device).manual_seed(es)
+        order = torch.randperm(n_train, generator=gen, device=device)[:per_epoch]
+        lr = lr_at(epoch, optim_cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        model.train()
+        sums = torch.zeros(3, device=device, dtype=torch.float64)
+        n_steps = (per_epoch + bs - 1) // bs
+        t0 = time.perf_counter()
+        bar = tqdm(range(n_steps), desc=f"epoch {epoch + 1}/{optim_cfg.epochs}",
+                   disable=not progress, leave=False)
+        for step in bar:
+            idx = train_idx[order[step * bs : (step + 1) * bs]]
+            xw, node, per, yb = data.gather(idx)
+            with autocast_context(device, amp):
+                out = step_model(xw, node, per)
+            loss, dep, interp = stcg_loss(out, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if optim_cfg.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), optim_cfg.grad_clip)
+            opt.step()
+            sums += torch.stack([loss.detach(), dep.detach(), interp.detach()]).double()
+            if progress and step % 50 == 0:
+                bar.set_postfix(loss=f"{float(loss):.4f}")
+        sums = (sums / n_steps).cpu().numpy()
+        if not np.isfinite(sums[0]):
+            raise FloatingPointError(f"epoch {epoch + 1}: training loss is not finite")
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        elapsed = time.perf_counter() - t0
+        rec = {
+            "epoch": float(epoch + 1),
+            "lr": lr,
+            "loss": float(sums[0]),
+            "loss_dep": float(sums[1]),
+            "loss_interp": float(sums[2]),
+            "samples_per_s": per_epoch / max(elapsed, 1e-9),
+        }
+        if monitor_idx is not None and monitor_idx.numel():
+            pred = predict(model, data, monitor_idx, 4096, amp)
+            ym = data.y.reshape(-1)[monitor_idx].cpu().numpy()
+            rec["monitor_rmse"] = float(np.sqrt(np.mean((pred["y"] - ym) ** 2)))
+        history.append(rec)
+        if logger is not None:
+            logger.log(rec)
+        if ckpt_path is not None:
+            save_checkpoint(
+                ckpt_path,
+                {
+                    "format": CKPT_FORMAT,
+                    "fingerprint": fp,
+                    "epoch": epoch + 1,
+                    "model": model.state_dict(),
+                    "optim": opt.state_dict(),
+                    "history": history,
+                },
+            )
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
+    return history
+
+
+@torch.no_grad()
+def predict(
+    model: STCGModel,
+    data: DeviceData,
+    idx: torch.Tensor,
+    batch_size: int,
+    amp: bool = True,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
+    """Predict the samples ``idx`` (eval mode; the condition table is computed once).
+
+    Returns:
+        ``{"y": [N], "y_interp": [N], "weights": [N, F], "intercept": [N]}`` float32 numpy arrays
+        (the last three only with the interpretable branch / intercept).
+    """
+    was_training = model.training
+    model.eval()
+    device = data.x.device
+    out: dict[str, list[np.ndarray]] = {"y": [], "y_interp": [], "weights": [], "intercept": []}
+    with autocast_context(device, amp):
+        table = model.condition_table()
+    n = int(idx.numel())
+    for b in tqdm(range(0, n, batch_size), desc="predict", disable=not progress, leave=False):
+        xw, node, per, _ = data.gather(idx[b : b + batch_size])
+        with autocast_context(device, amp):
+            o = model(xw, node, per, cond_table=table)
+        out["y"].append(o.y.float().cpu().numpy())
+        if o.y_interp is not None:
+            out["y_interp"].append(o.y_interp.float().cpu().numpy())
+            out["weights"].append(o.weights.float().cpu().numpy())
+        if o.intercept is not None:
+            out["intercept"].append(o.intercept.float().cpu().numpy())
+    model.train(was_training)
+    res = {k: np.concatenate(v) for k, v in out.items() if v}
+    if n == 0:
+        res["y"] = np.zeros(0, dtype=np.float32)
+    return res

@@ -1,0 +1,187 @@
+"""Stage ``train_stcg`` end to end: load, train (resumable), evaluate, write outputs.
+
+Outputs (paths from the stage's command line):
+
+* ``<out>/model.pt``: the trained model (:mod:`stcg.train.bundle`), for ``stcg predict``;
+* ``<out>/predictions.parquet``: one row per test sample: keys, ``gpp``, ``gpp_pred``,
+  ``gpp_interp``, ``gpp_climatology``, ``w_intercept`` and ``w_<feature>`` (interpretable weights);
+* ``<metrics>``: :func:`stcg.train.metrics.evaluation_report` as JSON;
+* ``<plots>/``: DVCLive curves (one step per epoch);
+* ``<checkpoint>``: the last epoch's checkpoint (a persistent DVC output, so a re-run after a
+  crash resumes; see :mod:`stcg.train.loop`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from stcg.config import TrainStcgConfig, to_dict
+from stcg.data.dataset import Dense, load_dense, read_meta
+from stcg.data.writer import write_parquet
+from stcg.graph.build import Graph, load_graph
+from stcg.graph.cluster import assign_to_nodes
+from stcg.io import atomic_path, write_json
+from stcg.model.stcg import STCGModel
+from stcg.train.bundle import graph_tensors, make_bundle, save_bundle
+from stcg.train.data import feature_stats, sample_indices, to_device
+from stcg.train.loop import EpochLogger, fingerprint, fit, predict, resolve_device
+from stcg.train.metrics import climatology_table, evaluation_report
+
+
+class LiveLogger(EpochLogger):
+    """Epoch records to DVCLive (``Live(dir, dvcyaml=None)``), one step per epoch."""
+
+    def __init__(self, directory: str | Path) -> None:
+        from dvclive import Live
+
+        self.live = Live(str(directory), dvcyaml=None, save_dvc_exp=False, report=None)
+
+    def log(self, record: dict[str, float]) -> None:
+        """Log every value except the epoch counter under ``train/`` and advance a step."""
+        for k, v in record.items():
+            if k != "epoch":
+                self.live.log_metric(f"train/{k}", float(v))
+        self.live.next_step()
+
+    def close(self) -> None:
+        """Finish the DVCLive run."""
+        self.live.end()
+
+
+def cell_nodes(dense: Dense, graph: Graph) -> np.ndarray:
+    """Node of each dataset cell: the nearest node centre on the sphere.
+
+    For the cells the graph was built on this is exactly the K-means assignment (checked).
+    """
+    nodes = assign_to_nodes(dense.lon, dense.lat, graph.node_xyz)
+    common, i_d, i_g = np.intersect1d(dense.cell_id, graph.cell_id, return_indices=True)
+    if common.size and not np.array_equal(nodes[i_d], graph.cell_node[i_g]):
+        raise ValueError("graph file and dataset disagree on the cell-to-node map (rebuild graph)")
+    return nodes
+
+
+def prediction_frame(
+    dense: Dense,
+    idx: np.ndarray,
+    pred: dict[str, np.ndarray],
+    climatology: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One row per sample ``idx`` (flat ``c * T + t``) with predictions and weights."""
+    c, t = np.divmod(idx, dense.n_times)
+    df = pd.DataFrame(
+        {
+            "cell_id": dense.cell_id[c].astype(np.int32),
+            "lon": dense.lon[c].astype(np.float32),
+            "lat": dense.lat[c].astype(np.float32),
+            "year": dense.year[t].astype(np.int16),
+            "period": dense.period[t].astype(np.int8),
+            "land_cover": dense.land_cover[c].astype(np.int8),
+            "gpp": dense.y[c, t].astype(np.float32),
+            "gpp_pred": pred["y"].astype(np.float32),
+        }
+    )
+    if "y_interp" in pred:
+        df["gpp_interp"] = pred["y_interp"].astype(np.float32)
+    if climatology is not None:
+        df["gpp_climatology"] = climatology[c, dense.period[t]].astype(np.float32)
+    if "intercept" in pred:
+        df["w_intercept"] = pred["intercept"].astype(np.float32)
+    if "weights" in pred:
+        for j, v in enumerate(dense.variables):
+            df[f"w_{v}"] = pred["weights"][:, j].astype(np.float32)
+    return df
+
+
+def run_fingerprint(cfg: TrainStcgConfig, dense: Dense, graph: Graph, n_train: int, device: str) -> str:
+    """Hash of everything that changes the training trajectory (see :mod:`stcg.train.loop`)."""
+    c = to_dict(cfg)
+    for k in ("eval_batch_size", "lat_band", "threads"):
+        c.pop(k, None)
+    return fingerprint(
+        {
+            "cfg": c,
+            "shape": list(dense.x.shape),
+            "variables": list(dense.variables),
+            "n_train": n_train,
+            "x_sum": float(np.nansum(dense.x[:, :: max(1, dense.n_times // 50)], dtype=np.float64)),
+            "graph": [graph.n_nodes, graph.n_edges, float(graph.edge_weight.sum()),
+                      float(np.abs(graph.embedding).sum())],
+            "device": device,
+        }
+    )
+
+
+def train_stcg(
+    data_root: str | Path,
+    graph_path: str | Path,
+    cfg: TrainStcgConfig,
+    out_dir: str | Path,
+    checkpoint: str | Path | None,
+    metrics_path: str | Path,
+    plots_dir: str | Path | None,
+    on_epoch_end: Callable[[int], None] | None = None,
+    progress: bool | None = None,
+) -> dict:
+    """Train and evaluate the STCG model (see module docstring for the outputs).
+
+    Returns:
+        The metrics dict written to ``metrics_path``.
+    """
+    progress = sys.stderr.isatty() if progress is None else progress
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    meta = read_meta(data_root)
+    dense = load_dense(data_root, years=meta.years)
+    graph = load_graph(graph_path)
+    nodes = cell_nodes(dense, graph)
+    stats = feature_stats(dense, meta.train_years)
+    device = resolve_device(cfg.device)
+    data = to_device(dense, stats, nodes, cfg.window, device)
+    train_np = sample_indices(dense, meta.train_years, cfg.window, full_window=True)
+    test_np = sample_indices(dense, meta.test_years, cfg.window, full_window=False)
+    if test_np.size == 0:
+        raise ValueError(f"{data_root}: no test samples with a finite gpp in {meta.test_years}")
+    train_idx = torch.from_numpy(train_np).to(device)
+    test_idx = torch.from_numpy(test_np).to(device)
+    monitor = None
+    if cfg.monitor_samples:
+        rng = np.random.default_rng(cfg.seed)
+        pick = np.sort(rng.choice(test_np.size, min(cfg.monitor_samples, test_np.size), replace=False))
+        monitor = test_idx[torch.from_numpy(pick).to(device)]
+
+    torch.manual_seed(cfg.seed)
+    model = STCGModel(cfg.model, len(dense.variables), graph_tensors(graph), stats.y_mean,
+                      stats.y_std).to(device)
+    fp = run_fingerprint(cfg, dense, graph, int(train_np.size), device.type)
+    logger = LiveLogger(plots_dir) if plots_dir is not None else None
+    try:
+        fit(
+            model, data, train_idx, cfg.optim, cfg.seed, checkpoint, fp, amp=cfg.amp,
+            compile_model=cfg.compile, monitor_idx=monitor, logger=logger,
+            on_epoch_end=on_epoch_end, progress=progress,
+        )
+    finally:
+        if logger is not None:
+            logger.close()
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    save_bundle(out_dir / "model.pt",
+                make_bundle(model, cfg.model, cfg.window, dense.variables, stats, graph))
+    pred = predict(model, data, test_idx, cfg.eval_batch_size, cfg.amp, progress=progress)
+    clim = climatology_table(dense, meta.train_years)
+    report = evaluation_report(dense, test_np, pred, clim, cfg.lat_band)
+    report["train"] = {"samples": int(train_np.size), "test_samples": int(test_np.size),
+                       "parameters": int(sum(p.numel() for p in model.parameters()))}
+    frame = prediction_frame(dense, test_np, pred, clim)
+    with atomic_path(out_dir / "predictions.parquet") as tmp:
+        write_parquet(frame, tmp)
+    write_json(metrics_path, report)
+    return report
+

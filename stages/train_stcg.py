@@ -1,0 +1,35 @@
+"""Stage ``train_stcg``: train the STCG model on the training years, evaluate on the test years.
+
+Writes ``<out>/model.pt`` and ``<out>/predictions.parquet``, the metrics JSON, DVCLive curves and
+a resumable checkpoint.  Params: section ``train_stcg`` (:class:`stcg.config.TrainStcgConfig`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from stcg.config import TrainStcgConfig, load_section
+from stcg.train.run import train_stcg
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, load ``train_stcg`` params and run :func:`stcg.train.run.train_stcg`."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", required=True, help="dataset directory (stage build_data)")
+    ap.add_argument("--graph", required=True, help="graph .npz (stage build_graph)")
+    ap.add_argument("--out", required=True, help="output directory (model.pt, predictions)")
+    ap.add_argument("--checkpoint", required=True, help="checkpoint file (resumed if present)")
+    ap.add_argument("--metrics", required=True, help="metrics JSON to write")
+    ap.add_argument("--plots", required=True, help="DVCLive directory")
+    ap.add_argument("--params", default="params.yaml")
+    args = ap.parse_args(argv)
+    cfg = load_section(TrainStcgConfig, "train_stcg", args.params)
+    report = train_stcg(
+        args.data, args.graph, cfg, args.out, args.checkpoint, args.metrics, args.plots
+    )
+    t, c = report["test"], report["climatology"]["test"]
+    print(f"test RMSE {t['rmse']:.4f} R2 {t['r2']:.4f} | climatology RMSE {c['rmse']:.4f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -68,6 +69,27 @@ def profile(
 
 
 # ---- commands added by other modules register below (keep each in its own block) ----
+
+
+# ---- predict (stcg.train.predict) ----
+@app.command("predict")
+def predict_cmd(
+    model: Annotated[Path, typer.Argument(help="Trained model file (build/stcg/model.pt).")],
+    data: Annotated[Path, typer.Argument(help="Dataset directory in the Climate2GPP schema.")],
+    out: Annotated[Path, typer.Argument(help="Output directory.")],
+    year: Annotated[
+        list[int] | None, typer.Option(help="Year(s) to predict (repeatable); default: all.")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Samples per forward pass.")] = 8192,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    netcdf: Annotated[bool, typer.Option(help="Also write predictions.nc on the grid.")] = True,
+) -> None:
+    """Apply a trained STCG model: GPP and per-feature weights as Parquet and NetCDF."""
+    from stcg.train.predict import predict_dataset
+
+    frame = predict_dataset(model, data, out, years=year or None, batch_size=batch_size,
+                            device=device, netcdf=netcdf)
+    typer.echo(f"{out}: {len(frame)} predictions")
 
 
 def main() -> None:

@@ -81,10 +81,18 @@ def test_overfits_tiny_dataset(toy_data, toy_graph) -> None:
     assert np.sqrt(np.mean((pred["y_interp"] - y) ** 2)) < 0.3 * y.std()
 
 
-def test_resume_after_crash_gives_same_weights(toy_data, toy_graph, tmp_path) -> None:
+@pytest.fixture(scope="module")
+def tiny_run(toy_data, toy_graph, tmp_path_factory) -> tuple[Path, dict]:
+    """An uninterrupted 3-epoch run: (output directory, metrics)."""
+    d = tmp_path_factory.mktemp("run")
+    rep = train_stcg(toy_data, toy_graph, tiny_cfg(epochs=3), d / "ref", d / "ref.ckpt",
+                     d / "ref.json", d / "ref_plots", progress=False)
+    return d / "ref", rep
+
+
+def test_resume_after_crash_gives_same_weights(toy_data, toy_graph, tiny_run, tmp_path) -> None:
     cfg = tiny_cfg(epochs=3)
-    ref = train_stcg(toy_data, toy_graph, cfg, tmp_path / "ref", tmp_path / "ref.ckpt",
-                     tmp_path / "ref.json", tmp_path / "ref_plots", progress=False)
+    ref_dir, ref = tiny_run
 
     class Crash(RuntimeError):
         pass
@@ -105,7 +113,7 @@ def test_resume_after_crash_gives_same_weights(toy_data, toy_graph, tmp_path) ->
                      tmp_path / "run.json", tmp_path / "run_plots", on_epoch_end=seen.append,
                      progress=False)
     assert seen == [2, 3], "resumed after epoch 1"
-    a = load_bundle(tmp_path / "ref" / "model.pt").state_dict
+    a = load_bundle(ref_dir / "model.pt").state_dict
     b = load_bundle(tmp_path / "run" / "model.pt").state_dict
     assert a.keys() == b.keys()
     for k in a:
@@ -194,3 +202,39 @@ def test_stages_end_to_end(toy_data, tmp_path) -> None:
     assert rmse == pytest.approx(rep["test"]["rmse"], rel=1e-4)
     clim = float(np.sqrt(np.mean((pred.gpp_climatology - pred.gpp) ** 2)))
     assert clim == pytest.approx(rep["climatology"]["test"]["rmse"], rel=1e-4)
+
+
+def test_predict_cli(toy_data, tiny_run, tmp_path) -> None:
+    import xarray as xr
+    from typer.testing import CliRunner
+
+    from stcg.cli import app
+
+    ref_dir, _ = tiny_run
+    out = tmp_path / "pred"
+    res = CliRunner().invoke(app, ["predict", str(ref_dir / "model.pt"), str(toy_data), str(out),
+                                   "--year", "2020", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    got = pd.read_parquet(out / "predictions.parquet")
+    ref = pd.read_parquet(ref_dir / "predictions.parquet")
+    assert len(got) == len(ref)
+    key = ["cell_id", "year", "period"]
+    m = got.merge(ref, on=key, suffixes=("", "_ref"))
+    assert len(m) == len(ref)
+    assert np.allclose(m.gpp_pred, m.gpp_pred_ref, atol=1e-4)
+    assert np.allclose(m.w_intercept, m.w_intercept_ref, atol=1e-4)
+    ds = xr.open_dataset(out / "predictions.nc", engine="h5netcdf")
+    assert ds.sizes["time"] == 46 and "w_temperature_2m" in ds
+    r = got.iloc[123]
+    cell = ds.gpp_pred.sel(lat=r.lat, lon=r.lon, method="nearest")
+    t = int(np.flatnonzero((ds.year.values == r.year) & (ds.period.values == r.period))[0])
+    assert float(cell.isel(time=t)) == pytest.approx(float(r.gpp_pred), rel=1e-6)
+    assert int(np.isfinite(ds.gpp_pred.values).sum()) == len(got)
+    ds.close()
+    # the first year has no previous year: windows repeat its first period, all rows predicted
+    res = CliRunner().invoke(app, ["predict", str(ref_dir / "model.pt"), str(toy_data),
+                                   str(tmp_path / "p2"), "--year", "2018", "--device", "cpu",
+                                   "--no-netcdf"])
+    assert res.exit_code == 0, res.output
+    assert len(pd.read_parquet(tmp_path / "p2" / "predictions.parquet")) == len(ref)
+    assert not (tmp_path / "p2" / "predictions.nc").exists()

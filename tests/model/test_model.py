@@ -54,7 +54,12 @@ def test_linear_attention_equals_eq2() -> None:
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(3, 2, 5, 4, generator=g, dtype=torch.float64) for _ in range(3))
     eps = 1e-6
-    out = linear_attention(q, k, v, eps)
+
+    def lin(*a):  # the function's layout is [N, S, H, d]; this test's is [N, H, S, d]
+        t = [x.transpose(1, 2) for x in a[:3]]
+        return linear_attention(*t, *a[3:]).transpose(1, 2)
+
+    out = lin(q, k, v, eps)
     # eq. 2, one query at a time: phi(q_i)^T sum_j phi(k_j) v_j^T / (phi(q_i)^T sum_j phi(k_j) + eps)
     ref = torch.empty_like(out, dtype=torch.float64)
     pq, pk = elu_feature_map(q), elu_feature_map(k)
@@ -67,7 +72,7 @@ def test_linear_attention_equals_eq2() -> None:
     assert torch.allclose(out.double(), ref, atol=1e-5)
     # RoFormer eq. 19: rotated numerator, plain denominator
     ang = rope_angles(torch.arange(5), 4)
-    out_r = linear_attention(q, k, v, eps, ang, ang)
+    out_r = lin(q, k, v, eps, ang, ang)
     rq, rk = rope_rotate(pq, ang), rope_rotate(pk, ang)
     sim_num = rq @ rk.transpose(-1, -2)
     sim_den = pq @ pk.transpose(-1, -2)
@@ -92,12 +97,21 @@ def test_softmax_attention_matches_torch_mha() -> None:
     ours = MultiHeadAttention(8, 2, "softmax", rope=False)
     ref = torch.nn.MultiheadAttention(8, 2, batch_first=True)
     with torch.no_grad():
-        ref.in_proj_weight.copy_(torch.cat([ours.wq.weight, ours.wk.weight, ours.wv.weight]))
-        ref.in_proj_bias.copy_(torch.cat([ours.wq.bias, ours.wk.bias, ours.wv.bias]))
+        ref.in_proj_weight.copy_(ours.wqkv.weight)
+        ref.in_proj_bias.copy_(ours.wqkv.bias)
         ref.out_proj.weight.copy_(ours.wo.weight)
         ref.out_proj.bias.copy_(ours.wo.bias)
     x = torch.randn(3, 6, 8)
     assert torch.allclose(ours(x), ref(x, x, x, need_weights=False)[0], atol=1e-5)
+    cross = MultiHeadAttention(8, 2, "softmax", rope=False, cross=True)
+    with torch.no_grad():
+        w = torch.cat([cross.wq.weight, cross.wk.weight, cross.wv.weight])
+        ref.in_proj_weight.copy_(w)
+        ref.in_proj_bias.copy_(torch.cat([cross.wq.bias, cross.wk.bias, cross.wv.bias]))
+        ref.out_proj.weight.copy_(cross.wo.weight)
+        ref.out_proj.bias.copy_(cross.wo.bias)
+    kv = torch.randn(3, 4, 8)
+    assert torch.allclose(cross(x, kv), ref(x, kv, kv, need_weights=False)[0], atol=1e-5)
 
 
 def test_batched_equals_single() -> None:

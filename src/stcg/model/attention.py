@@ -77,26 +77,29 @@ def linear_attention(
 ) -> torch.Tensor:
     """Eq. 2 (with optional RoPE, RoFormer eq. 19), in float32.
 
+    Layout ``[N, S, H, d]`` (sequence before heads), so that the projections' output is used
+    without a transpose and the result reshapes straight back to ``[N, S, H * e]``.
+
     Args:
-        q: ``[N, H, Sq, d]``.
-        k: ``[N, H, Sk, d]``.
-        v: ``[N, H, Sk, e]``.
+        q: ``[N, Sq, H, d]``.
+        k: ``[N, Sk, H, d]``.
+        v: ``[N, Sk, H, e]``.
         eps: the denominator's epsilon.
         q_angles: ``[Sq, d/2]`` RoPE angles of the queries, or None.
         k_angles: ``[Sk, d/2]`` RoPE angles of the keys, or None.
 
     Returns:
-        ``[N, H, Sq, e]`` in ``v``'s dtype.
+        ``[N, Sq, H, e]`` in ``v``'s dtype.
     """
     out_dtype = v.dtype
     pq, pk, vf = elu_feature_map(q.float()), elu_feature_map(k.float()), v.float()
-    den = torch.einsum("nhsd,nhd->nhs", pq, pk.sum(dim=-2)) + eps
+    den = torch.einsum("nshd,nhd->nsh", pq, pk.sum(dim=1)) + eps
     if q_angles is not None:
-        pq = rope_rotate(pq, q_angles)
+        pq = rope_rotate(pq, q_angles[:, None, :])
     if k_angles is not None:
-        pk = rope_rotate(pk, k_angles)
-    kv = torch.einsum("nhsd,nhse->nhde", pk, vf)
-    num = torch.einsum("nhsd,nhde->nhse", pq, kv)
+        pk = rope_rotate(pk, k_angles[:, None, :])
+    kv = torch.einsum("nshd,nshe->nhde", pk, vf)
+    num = torch.einsum("nshd,nhde->nshe", pq, kv)
     return (num / den[..., None]).to(out_dtype)
 
 
@@ -109,13 +112,14 @@ def softmax_attention(
 ) -> torch.Tensor:
     """Eq. 15: ``softmax(Q K^T / sqrt(d)) V`` (fused SDPA kernel), optional RoPE on q and k.
 
-    Shapes as :func:`linear_attention`.
+    Shapes and layout as :func:`linear_attention`.
     """
     if q_angles is not None:
-        q = rope_rotate(q, q_angles)
+        q = rope_rotate(q, q_angles[:, None, :])
     if k_angles is not None:
-        k = rope_rotate(k, k_angles)
-    return F.scaled_dot_product_attention(q, k, v)
+        k = rope_rotate(k, k_angles[:, None, :])
+    out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+    return out.transpose(1, 2)
 
 
 class MultiHeadAttention(nn.Module):
@@ -127,6 +131,8 @@ class MultiHeadAttention(nn.Module):
         kind: ``"linear"`` or ``"softmax"``.
         rope: rotate queries and keys by their positions.
         eps: linear attention's epsilon.
+        cross: cross-attention (separate Q, K, V inputs); self-attention uses one fused
+            ``D -> 3D`` projection.
     """
 
     def __init__(
@@ -136,6 +142,7 @@ class MultiHeadAttention(nn.Module):
         kind: AttentionKind = "linear",
         rope: bool = False,
         eps: float = 1e-6,
+        cross: bool = False,
     ) -> None:
         super().__init__()
         if d_model % heads:
@@ -145,15 +152,14 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"RoPE needs an even head dimension, got {self.dh}")
         if kind not in ("linear", "softmax"):
             raise ValueError(f"attention kind must be 'linear' or 'softmax', got {kind!r}")
-        self.kind, self.rope, self.eps = kind, rope, eps
-        self.wq = nn.Linear(d_model, d_model)
-        self.wk = nn.Linear(d_model, d_model)
-        self.wv = nn.Linear(d_model, d_model)
+        self.kind, self.rope, self.eps, self.cross = kind, rope, eps, cross
+        if cross:
+            self.wq = nn.Linear(d_model, d_model)
+            self.wk = nn.Linear(d_model, d_model)
+            self.wv = nn.Linear(d_model, d_model)
+        else:
+            self.wqkv = nn.Linear(d_model, 3 * d_model)
         self.wo = nn.Linear(d_model, d_model)
-
-    def _split(self, x: torch.Tensor) -> torch.Tensor:
-        n, s, _ = x.shape
-        return x.view(n, s, self.heads, self.dh).transpose(1, 2)
 
     def forward(
         self,
@@ -167,29 +173,40 @@ class MultiHeadAttention(nn.Module):
 
         Args:
             query: ``[N, Sq, D]``.
-            key: ``[N, Sk, D]`` (default: ``query``, self-attention).
-            value: ``[N, Sk, D]`` (default: ``key``).
+            key: ``[N, Sk, D]`` (cross-attention only).
+            value: ``[N, Sk, D]`` (cross-attention only; default ``key``).
             q_pos: ``[Sq]`` query positions for RoPE (default ``0..Sq-1``).
             k_pos: ``[Sk]`` key positions for RoPE (default ``0..Sk-1``).
 
         Returns:
             ``[N, Sq, D]``.
         """
-        key = query if key is None else key
-        value = key if value is None else value
-        q, k, v = self._split(self.wq(query)), self._split(self.wk(key)), self._split(self.wv(value))
+        n, sq, _ = query.shape
+        h, dh = self.heads, self.dh
+        if self.cross:
+            if key is None:
+                raise ValueError("cross-attention needs a key tensor")
+            value = key if value is None else value
+            sk = key.shape[1]
+            q = self.wq(query).view(n, sq, h, dh)
+            k = self.wk(key).view(n, sk, h, dh)
+            v = self.wv(value).view(n, sk, h, dh)
+        else:
+            if key is not None or value is not None:
+                raise ValueError("self-attention takes no key/value tensors")
+            sk = sq
+            q, k, v = self.wqkv(query).view(n, sq, 3, h, dh).unbind(2)
         qa = ka = None
         if self.rope:
             dev = query.device
-            q_pos = torch.arange(q.shape[-2], device=dev) if q_pos is None else q_pos
-            k_pos = torch.arange(k.shape[-2], device=dev) if k_pos is None else k_pos
-            qa, ka = rope_angles(q_pos, self.dh), rope_angles(k_pos, self.dh)
+            q_pos = torch.arange(sq, device=dev) if q_pos is None else q_pos
+            k_pos = torch.arange(sk, device=dev) if k_pos is None else k_pos
+            qa, ka = rope_angles(q_pos, dh), rope_angles(k_pos, dh)
         if self.kind == "linear":
             out = linear_attention(q, k, v, self.eps, qa, ka)
         else:
             out = softmax_attention(q, k, v, qa, ka)
-        n, _, sq, _ = out.shape
-        return self.wo(out.transpose(1, 2).reshape(n, sq, self.heads * self.dh))
+        return self.wo(out.reshape(n, sq, h * dh))
 
 
 class FeedForward(nn.Module):

@@ -58,7 +58,7 @@ class DecoderLayer(nn.Module):
         )
         self.norm_s = nn.LayerNorm(d_model) if self_attention else None
         self.norm_q = nn.LayerNorm(d_model)
-        self.cross = MultiHeadAttention(d_model, heads, "softmax", rope=True)
+        self.cross = MultiHeadAttention(d_model, heads, "softmax", rope=True, cross=True)
         self.norm_ffn = nn.LayerNorm(d_model)
         self.ffn = FeedForward(d_model, ffn_mult, dropout)
         self.drop = nn.Dropout(dropout)

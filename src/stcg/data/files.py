@@ -51,6 +51,7 @@ import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,6 @@ import pyarrow.parquet as pq
 
 from stcg.config import BuildDataConfig
 from stcg.data.dataset import DatasetMeta
-from stcg.data.periods import period_of
 from stcg.data.schema import (
     GPP_RANGE,
     IGBP_CLASSES,
@@ -218,33 +218,50 @@ def read_netcdf_file(path: Path) -> pd.DataFrame:
                     break
         ds = ds.rename(rename)
         gridded = "lat" in ds.dims and "lon" in ds.dims
-        step = next((d for d in ("period", "time") if d in ds.dims), None)
-        frames = []
-        slices = range(ds.sizes[step]) if step is not None else [None]
-        for i in slices:
-            part = ds if i is None else ds.isel({step: [i]})
-            df = part.to_dataframe().reset_index()
-            if gridded:
-                df = _drop_empty(df)
-            frames.append(df)
-        df = pd.concat(frames, ignore_index=True)
+        try:
+            df = _grid_frame(ds) if gridded else ds.to_dataframe().reset_index()
+        except ValueError as exc:
+            raise IngestError(path, None, str(exc)) from exc
     if "time" in df.columns and "period" not in df.columns:
         times = pd.to_datetime(df["time"], errors="coerce")
         if times.isna().any():
             raise IngestError(path, "time", "expected dates to map to 8-day periods")
-        yp = [period_of(t.date()) for t in times]
-        df["year"] = [y for y, _ in yp] if "year" not in df.columns else df["year"]
-        df["period"] = [p for _, p in yp]
+        # the period containing each date (periods.period_of, vectorised)
+        doy = times.dt.day_of_year.to_numpy()
+        df["period"] = np.minimum((doy - 1) // 8, PERIODS_PER_YEAR - 1)
+        if "year" not in df.columns:
+            df["year"] = times.dt.year.to_numpy()
         df = df.drop(columns=["time"])
     return df
 
 
-def _drop_empty(df: pd.DataFrame) -> pd.DataFrame:
-    """Drop grid pixels without any value (ocean, outside the land grid)."""
-    values = [c for c in df.columns if c in VARIABLES or c in (TARGET, "land_cover")]
-    if not values:
-        return df
-    return df[df[values].notna().any(axis=1)]
+def _grid_frame(ds: Any) -> pd.DataFrame:
+    """Gridded dataset -> one row per (step, lat, lon) with any value (ocean pixels dropped).
+
+    Vectorised: every schema variable is broadcast to the grid ``[step?, lat, lon]`` and the
+    rows are taken where at least one of them has a value.
+    """
+    import xarray as xr
+
+    step = next((d for d in ("period", "time") if d in ds.dims), None)
+    order = [d for d in (step, "lat", "lon") if d is not None]
+    names = [c for c in ds.data_vars if c in VARIABLES or c in (TARGET, "land_cover", "year")]
+    if not names:
+        return pd.DataFrame()
+    extra = sorted({d for c in names for d in ds[c].dims} - set(order))
+    if extra:
+        raise ValueError(f"unexpected dimension(s) {extra}; expected (period|time, lat, lon)")
+    template = xr.DataArray(np.zeros([ds.sizes[d] for d in order], dtype=np.int8), dims=order)
+    arrays = {c: ds[c].broadcast_like(template).transpose(*order).values for c in names}
+    has = np.zeros(template.shape, dtype=bool)
+    for c in names:
+        if c != "year":
+            has |= np.isfinite(arrays[c])
+    idx = np.nonzero(has)
+    out = {c: arrays[c][idx] for c in names}
+    for d, i in zip(order, idx, strict=True):
+        out[d] = ds[d].values[i]
+    return pd.DataFrame(out)
 
 
 def _gdal_metadata(text: str | None) -> tuple[dict[int, str], dict[str, str]]:
@@ -470,10 +487,10 @@ def _range_hint(units: str, v: np.ndarray, lo: float, hi: float, is_gpp: bool) -
     return ""
 
 
-def _check_values(path: Path, col: str, v: np.ndarray, max_nan_share: float) -> None:
-    """NaN share, plausible range and unit hints of one value column."""
+def _check_values(path: Path, col: str, v: np.ndarray, max_nan_share: float | None) -> None:
+    """NaN share (unless None), plausible range and unit hints of one value column."""
     nan_share = float(np.mean(~np.isfinite(v))) if v.size else 0.0
-    if nan_share > max_nan_share:
+    if max_nan_share is not None and nan_share > max_nan_share:
         raise IngestError(
             path, col,
             f"{nan_share:.1%} of the values are missing, more than build_data.files."
@@ -507,7 +524,11 @@ def _check_values(path: Path, col: str, v: np.ndarray, max_nan_share: float) -> 
 
 
 def normalise_frame(
-    df: pd.DataFrame, path: Path, cfg: BuildDataConfig, path_year: int | None = None
+    df: pd.DataFrame,
+    path: Path,
+    cfg: BuildDataConfig,
+    path_year: int | None = None,
+    check_nan: bool = True,
 ) -> pd.DataFrame:
     """Check one file's table and bring it to the samples schema.
 
@@ -516,6 +537,8 @@ def normalise_frame(
         path: the file (for messages).
         cfg: the stage config (variables, resolution, splits, files.*).
         path_year: the year from the file name, used when there is no ``year`` column.
+        check_nan: check the NaN share of each value column in this table (``build_from_files``
+            checks it per year instead, as a year may come in many small files).
 
     Returns:
         The rows with :func:`stcg.data.schema.sample_columns` (float64 values, cell-centre
@@ -589,7 +612,7 @@ def normalise_frame(
                   f"cell ids of the {cfg.resolution:g}-degree grid (0..{n_lat * n_lon - 1})")
     num[TARGET] = num[TARGET] * cfg.files.gpp_scale
     for c in (*variables, TARGET):
-        _check_values(path, c, num[c], cfg.files.max_nan_share)
+        _check_values(path, c, num[c], cfg.files.max_nan_share if check_nan else None)
     lon, lat = cell_center(cid, cfg.resolution)
     out = pd.DataFrame({
         "cell_id": cid,
@@ -638,7 +661,7 @@ def read_file(path: Path, cfg: BuildDataConfig, root: Path) -> pd.DataFrame:
         raise IngestError(path, None, f"unsupported file type; expected one of {sorted(SUFFIXES)}")
     if df.empty:
         raise IngestError(path, None, "no rows")
-    return normalise_frame(df, path, cfg, year_from_path(path))
+    return normalise_frame(df, path, cfg, year_from_path(path), check_nan=False)
 
 
 # ---- the whole build ------------------------------------------------------------------------
@@ -709,6 +732,7 @@ def build_from_files(input_dir: Path, out: Path, cfg: BuildDataConfig) -> Datase
                 )
             df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
             _check_duplicates(df, file_names, df["_file"].to_numpy(), cfg.resolution)
+            _check_nan_shares(df, year, file_names, cfg)
             writer.write_year(year, df.drop(columns=["_file"]))
             del df
         shutil.rmtree(staging)
@@ -721,6 +745,25 @@ def build_from_files(input_dir: Path, out: Path, cfg: BuildDataConfig) -> Datase
         )
         writer.meta = meta
     return meta
+
+
+def _check_nan_shares(
+    df: pd.DataFrame, year: int, files: dict[int, Path], cfg: BuildDataConfig
+) -> None:
+    """NaN share of every value column over one year; the error names the worst file."""
+    limit = cfg.files.max_nan_share
+    for c in (*cfg.variables, TARGET):
+        miss = df[c].isna()
+        share = float(miss.mean())
+        if share <= limit:
+            continue
+        per_file = miss.groupby(df["_file"]).mean().sort_values(ascending=False, kind="stable")
+        worst = int(per_file.index[0])
+        raise IngestError(
+            files[worst], c,
+            f"{share:.1%} of year {year}'s values are missing, more than build_data.files."
+            f"max_nan_share = {limit:.1%} (this file: {per_file.iloc[0]:.1%} missing)",
+        )
 
 
 def _cells_table(lc_counts: pd.Series | None, resolution: float) -> pd.DataFrame:

@@ -70,7 +70,7 @@ from stcg.data.schema import (
     grid_shape,
     sample_columns,
 )
-from stcg.data.writer import dataset_writer, write_parquet
+from stcg.data.writer import dataset_writer
 
 SUFFIXES: dict[str, str] = {
     ".parquet": "parquet",
@@ -166,33 +166,43 @@ def read_parquet_file(path: Path) -> pd.DataFrame:
         raise IngestError(path, None, f"cannot read as Parquet ({exc})") from exc
 
 
-_GEO_POINT = re.compile(
-    r'"type"\s*:\s*"Point".*?"coordinates"\s*:\s*\[\s*([-+0-9.eE]+)\s*,\s*([-+0-9.eE]+)'
+_GEO_POINT = (
+    r'"coordinates"\s*:\s*\[\s*(?P<lon>[-+0-9.eE]+)\s*,\s*(?P<lat>[-+0-9.eE]+)\s*\]'
 )
+"""The coordinates of a GeoJSON Point (a Polygon's start with ``[[`` and do not match)."""
 
 
 def read_csv_file(path: Path) -> pd.DataFrame:
     """A CSV long table, Earth Engine exports included (see module docstring)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     try:
-        df = pd.read_csv(path, low_memory=False)
-    except Exception as exc:
-        raise IngestError(path, None, f"cannot read as CSV ({exc})") from exc
+        df = pd.read_csv(path, engine="pyarrow")
+    except Exception:
+        try:  # the C parser gives the more helpful message
+            df = pd.read_csv(path, low_memory=False)
+        except Exception as exc:
+            raise IngestError(path, None, f"cannot read as CSV ({exc})") from exc
     df = df.drop(columns=[EE_INDEX], errors="ignore")
     if EE_GEO in df.columns:
         if not {"lon", "lat"} <= set(df.columns):
-            geo = df[EE_GEO].astype("string")
-            coords = geo.str.extract(_GEO_POINT)
-            bad = coords[0].isna()
+            geo = pa.array(df[EE_GEO].astype(object).where(df[EE_GEO].notna(), None),
+                           type=pa.string())
+            coords = pc.extract_regex(geo, _GEO_POINT)
+            point = pc.match_substring_regex(geo, r'"type"\s*:\s*"Point"')
+            bad = ~(coords.is_valid().to_numpy(zero_copy_only=False)
+                    & point.fill_null(False).to_numpy(zero_copy_only=False))
             if bad.any():
-                i = int(np.flatnonzero(bad.to_numpy())[0])
+                i = int(np.flatnonzero(bad)[0])
                 raise IngestError(
                     path, EE_GEO,
                     f"expected a GeoJSON Point (the cell centre) in every row, got "
                     f"{df[EE_GEO].iloc[i]!r} at row {i + 1}; export points (sample with "
                     "geometries=True), not cell polygons",
                 )
-            df["lon"] = pd.to_numeric(coords[0])
-            df["lat"] = pd.to_numeric(coords[1])
+            df["lon"] = pd.to_numeric(coords.field("lon").to_numpy(zero_copy_only=False))
+            df["lat"] = pd.to_numeric(coords.field("lat").to_numpy(zero_copy_only=False))
         df = df.drop(columns=[EE_GEO])
     return df
 
@@ -710,9 +720,10 @@ def build_from_files(input_dir: Path, out: Path, cfg: BuildDataConfig) -> Datase
         for k, path in enumerate(tqdm(files, desc="build_data[files]: read", unit="file")):
             df = read_file(path, cfg, input_dir)
             rows_per_year = {}
+            values = {c: np.float32 for c in (*cfg.variables, TARGET)}
             for year, part in df.groupby("year", sort=True):
-                part = part.assign(_file=k)
-                write_parquet(part, staging / f"year={int(year)}" / f"{k:06d}.parquet")
+                part = part.astype(values).assign(_file=k)
+                _stage(part, staging / f"year={int(year)}" / f"{k:06d}.parquet")
                 rows_per_year[str(int(year))] = len(part)
             counts = df.groupby(["cell_id", "land_cover"]).size()
             lc_counts = counts if lc_counts is None else lc_counts.add(counts, fill_value=0)
@@ -745,6 +756,14 @@ def build_from_files(input_dir: Path, out: Path, cfg: BuildDataConfig) -> Datase
         )
         writer.meta = meta
     return meta
+
+
+def _stage(df: pd.DataFrame, path: Path) -> None:
+    """A temporary per-(file, year) part (float32 values, as the dataset stores them)."""
+    import pyarrow as pa
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, compression="lz4")
 
 
 def _check_nan_shares(

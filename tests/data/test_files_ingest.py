@@ -8,6 +8,7 @@ and that no output (nor a temporary directory) is left behind.
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -192,6 +193,22 @@ def test_netcdf_grid(tmp_path: Path, truth: pd.DataFrame) -> None:
         times = pd.to_datetime([period_bounds(year, p)[0] for p in range(46)])
         ds = xr.Dataset(data, coords={"time": times, "latitude": lats, "longitude": lons})
         ds.to_netcdf(inp / f"climate2gpp_{year}.nc", engine="h5netcdf")
+    out = tmp_path / "ds"
+    build_from_files(inp, out, make_cfg())
+    assert_same(got(out), expected(truth))
+
+
+def test_gzipped_csv_and_netcdf_long_table(tmp_path: Path, truth: pd.DataFrame) -> None:
+    """A gzipped Earth Engine CSV for one year, a long-table NetCDF (one dimension) for the
+    other."""
+    import xarray as xr
+
+    inp = tmp_path / "mixed"
+    plain = write_ee_csv(tmp_path / f"{ee_prefix(2019)}.csv", truth[truth.year == 2019])
+    inp.mkdir()
+    (inp / f"{ee_prefix(2019)}.csv.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    t20 = truth[truth.year == 2020].reset_index(drop=True)
+    xr.Dataset.from_dataframe(t20).to_netcdf(inp / "table_2020.nc", engine="h5netcdf")
     out = tmp_path / "ds"
     build_from_files(inp, out, make_cfg())
     assert_same(got(out), expected(truth))

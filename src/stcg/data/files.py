@@ -38,7 +38,9 @@ expected, and nothing is written (the dataset directory appears only on success)
 * plausible ranges per variable (``schema.VARIABLES[...].lo/hi``, ``schema.GPP_RANGE`` after
   ``build_data.files.gpp_scale``), naming the likely unit mistake (degC for K, mm for m, hPa
   for Pa, percent for m3 m-3, W m-2 for J m-2, PML_V2's x100 integers or 8-day sums for GPP);
-* the NaN share of every variable and of ``gpp`` per file (at most ``files.max_nan_share``);
+* the NaN share of every variable and of ``gpp`` per year, over all of the year's files (at most
+  ``files.max_nan_share``; the message names the file with the largest share) -- per year, not
+  per file, because a year may come as many small GeoTIFF tiles;
 * duplicated (cell, year, period) rows, within and across files; every configured year present.
 """
 

@@ -274,3 +274,20 @@ def test_cli_dry_run_and_missing_ee(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     res = runner.invoke(app, args)
     assert res.exit_code == 2 and "Earth Engine Python API" in res.output
     assert not (tmp_path / "m.json").exists()
+
+
+def test_export_names_and_columns_are_what_ingestion_reads(tmp_path: Path) -> None:
+    """The exporter's file names, CSV columns and GeoTIFF bands match what `files` reads."""
+    from _ee_fixtures import truth_frame, write_ee_csv
+
+    from stcg.data.files import period_from_path, year_from_path
+
+    for res in (0.5, 2.5, 10.0):
+        for unit in gee.plan_units(ExportRecipe(resolution=res)):
+            assert year_from_path(Path(f"{unit.file_prefix}.csv")) == unit.year
+        for unit in gee.plan_units(ExportRecipe(resolution=res, file_format="geotiff",
+                                                years=(2004, 2020))):
+            tile = Path(f"{unit.file_prefix}-0000000000-0000000256.tif")
+            assert (year_from_path(tile), period_from_path(tile)) == (unit.year, unit.periods[0])
+    csv = write_ee_csv(tmp_path / "x_2019.csv", truth_frame(years=(2019,)).head(3))
+    assert csv.read_text().splitlines()[0].split(",") == gee.table_selectors(ExportRecipe())

@@ -546,6 +546,7 @@ def year_table(ee: Any, recipe: ExportRecipe, year: int, periods: Iterable[int])
         projection=grid_projection(ee, recipe.resolution),
         geometries=True,
         dropNulls=True,
+        tileScale=recipe.tile_scale,
     )
     lc = land_cover(ee, recipe, year)
     tables = []

@@ -413,3 +413,17 @@ def test_empty_or_missing_input_dir(tmp_path: Path) -> None:
     with pytest.raises(IngestError, match="no input files"):
         build_from_files(tmp_path / "empty", tmp_path / "ds", make_cfg())
     assert_nothing_left(tmp_path / "ds")
+
+
+def test_pixel_centres_from_model_transformation() -> None:
+    """ModelTransformation (the alternative to scale + tie point); rotation is refused."""
+    from stcg.data.files import _pixel_centres
+
+    m = [RES, 0, 0, -180.0, 0, -RES, 0, 90.0, 0, 0, 0, 0, 0, 0, 0, 1]
+    lon, lat = _pixel_centres(Path("x.tif"), {"ModelTransformation": m}, 15, 36, RES)
+    np.testing.assert_allclose(lon, -175.0 + RES * np.arange(36))
+    np.testing.assert_allclose(lat, 85.0 - RES * np.arange(15))
+    m[1] = 0.1
+    with pytest.raises(IngestError, match="rotation") as err:
+        _pixel_centres(Path("x.tif"), {"ModelTransformation": m}, 15, 36, RES)
+    assert err.value.column == "ModelTransformation"

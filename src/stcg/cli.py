@@ -168,7 +168,7 @@ def gee_export(
         log=lambda m: typer.echo(m, err=True),
     )
     typer.echo(" ".join(f"{k}={v}" for k, v in sorted(counts.items())))
-    if counts.get("FAILED") or counts.get("CANCELLED"):
+    if any(counts.get(k) for k in ("FAILED", "CANCELLED", "UNKNOWN")):
         raise typer.Exit(1)
 
 

@@ -265,6 +265,7 @@ BAD_CSV = {
     "duplicates": (lambda df: df.__setitem__("period", df["period"] // 2), "cell_id",
                    "duplicated"),
     "polygon_geo": (None, ".geo", "Point"),
+    "other_resolution": (_set("lon", lambda s: s + 2.5), ".geo", "another resolution"),
 }
 
 

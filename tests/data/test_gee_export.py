@@ -234,6 +234,13 @@ def test_wait_polls_until_done(tmp_path: Path) -> None:
     assert manifest["units"][names[1]]["error"] == "Too many pixels"
 
 
+def test_wait_gives_up_on_tasks_that_vanish(tmp_path: Path) -> None:
+    recipe = ExportRecipe(years=(2001,))
+    fake = FakeBackend()
+    fake.on_list = lambda b: b.tasks.clear() if b.started else None
+    assert _run(recipe, fake, tmp_path, wait=True) == {"UNKNOWN": 1}
+
+
 def test_geotiff_tiles_count_as_downloaded(tmp_path: Path) -> None:
     recipe = ExportRecipe(years=(2001,), file_format="geotiff")
     units = gee.plan_units(recipe)

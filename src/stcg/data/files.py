@@ -89,6 +89,9 @@ SUFFIXES: dict[str, str] = {
 EE_INDEX = "system:index"
 EE_GEO = ".geo"
 BANDS_SIDECAR = "bands.json"
+CENTRES_FROM = "stcg_centres_from"
+"""``DataFrame.attrs`` key: the column whose points must be exact cell centres (Earth Engine's
+``.geo``), so that an export made at another resolution is refused, not silently re-gridded."""
 _N_CLASSES = len(IGBP_CLASSES)
 
 
@@ -205,6 +208,7 @@ def read_csv_file(path: Path) -> pd.DataFrame:
                 )
             df["lon"] = pd.to_numeric(coords.field("lon").to_numpy(zero_copy_only=False))
             df["lat"] = pd.to_numeric(coords.field("lat").to_numpy(zero_copy_only=False))
+            df.attrs[CENTRES_FROM] = EE_GEO
         df = df.drop(columns=[EE_GEO])
     return df
 
@@ -607,6 +611,19 @@ def normalise_frame(
         _in_range(path, "lon", num["lon"], -180.0, 360.0, "longitudes in [-180, 360]")
         _in_range(path, "lat", num["lat"], -90.0, 90.0, "latitudes in [-90, 90]")
         cid = cell_id_for(num["lon"], num["lat"], cfg.resolution)
+        if df.attrs.get(CENTRES_FROM):
+            c_lon, c_lat = cell_center(cid, cfg.resolution)
+            d_lon = np.abs((num["lon"] - c_lon + 180.0) % 360.0 - 180.0)
+            off = (d_lon > 1e-6 * cfg.resolution) | (np.abs(num["lat"] - c_lat)
+                                                      > 1e-6 * cfg.resolution)
+            if off.any():
+                i = int(np.flatnonzero(off)[0])
+                raise IngestError(
+                    path, df.attrs[CENTRES_FROM],
+                    f"point ({num['lon'][i]:g}, {num['lat'][i]:g}) at row {i + 1} is not a "
+                    f"cell centre of the {cfg.resolution:g}-degree grid: was the export made "
+                    "at another resolution than build_data.resolution?",
+                )
         if has_id:
             given = num["cell_id"].astype(np.int64)
             bad = given != cid

@@ -767,8 +767,8 @@ def run_export(
         progress: show tqdm progress bars.
 
     Returns:
-        Counts per final state (``DOWNLOADED``, ``COMPLETED``, ``SUBMITTED``, ``RUNNING``,
-        ``FAILED``, ``PLANNED``).
+        Counts per state (``DOWNLOADED``, ``COMPLETED``, ``SUBMITTED``, ``RUNNING``,
+        ``PLANNED``; after ``wait`` also ``FAILED``, ``CANCELLED``, ``UNKNOWN``).
     """
     from tqdm.auto import tqdm
 
@@ -837,14 +837,19 @@ def _wait(
 ) -> dict[str, int]:
     from tqdm.auto import tqdm
 
-    final = (DONE, LOCAL, "FAILED", "CANCELLED")
+    final = (DONE, LOCAL, "FAILED", "CANCELLED", "UNKNOWN")
     bar = tqdm(total=len(units), desc="gee-export: done", unit="task", disable=not progress)
     while True:
         remote = _best(backend.list_tasks())
         for unit in units:
             entry = entries[unit.key]
             task = remote.get(unit.description)
-            if entry.get("state") in (DONE, LOCAL) or task is None:
+            if entry.get("state") in final:
+                continue
+            if task is None:  # dropped off Earth Engine's (recent) task list: cannot tell
+                entry["state"] = "UNKNOWN"
+                log(f"{unit.description}: no longer in Earth Engine's task list; check the "
+                    f"destination for {unit.file_prefix}* and run again")
                 continue
             if task.state != entry.get("state"):
                 entry["state"] = "RUNNING" if task.state in ACTIVE else task.state

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ._ee_fixtures import RES, truth_frame
 
 from stcg.config import BuildDataConfig, from_dict
 from stcg.data.card import RunningStats, data_card
 from stcg.data.dataset import read_samples
 from stcg.data.files import build_from_files
 from stcg.data.schema import TARGET, VARIABLES
+
+from ._ee_fixtures import RES, truth_frame
 
 
 def test_running_stats_match_numpy() -> None:

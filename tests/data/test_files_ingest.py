@@ -15,6 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from stcg.config import BuildDataConfig, from_dict
+from stcg.data.dataset import load_dense, read_cells, read_meta, read_samples
+from stcg.data.files import IngestError, build_from_files, read_geotiff_file
+from stcg.data.schema import TARGET, VARIABLES, cell_center, sample_columns
+
 from ._ee_fixtures import (
     CELLS,
     RES,
@@ -24,11 +30,6 @@ from ._ee_fixtures import (
     write_ee_geotiff,
     write_geotiff,
 )
-
-from stcg.config import BuildDataConfig, from_dict
-from stcg.data.dataset import load_dense, read_cells, read_meta, read_samples
-from stcg.data.files import IngestError, build_from_files, read_geotiff_file
-from stcg.data.schema import TARGET, VARIABLES, cell_center, sample_columns
 
 VARS = tuple(VARIABLES)
 

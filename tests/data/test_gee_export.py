@@ -285,9 +285,9 @@ def test_cli_dry_run_and_missing_ee(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_export_names_and_columns_are_what_ingestion_reads(tmp_path: Path) -> None:
     """The exporter's file names, CSV columns and GeoTIFF bands match what `files` reads."""
-    from ._ee_fixtures import truth_frame, write_ee_csv
-
     from stcg.data.files import period_from_path, year_from_path
+
+    from ._ee_fixtures import truth_frame, write_ee_csv
 
     for res in (0.5, 2.5, 10.0):
         for unit in gee.plan_units(ExportRecipe(resolution=res)):

@@ -1,0 +1,67 @@
+"""Reference point for the STCG model: a default LightGBM on exactly the STCG rows and features.
+
+Trains ``lightgbm.LGBMRegressor()`` (library defaults, fixed seed) on the STCG training samples
+(training years, finite GPP, full window) with the current period's features, and scores it on
+the STCG test samples, next to the per-cell climatology.  With ``--stcg-metrics`` the STCG numbers
+of a finished ``train_stcg`` run are put beside them.  Prints JSON; ``--out`` also writes it.
+
+    PYTHONPATH=src python bench/compare_lightgbm.py --data build/climate2gpp --window 8 \
+        --stcg-metrics reports/metrics/stcg.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from stcg.data.dataset import load_dense, read_meta
+from stcg.io import read_json, write_json
+from stcg.train.data import sample_indices
+from stcg.train.metrics import climatology_table, regression_metrics
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the comparison (see module docstring)."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", required=True, help="dataset directory")
+    ap.add_argument("--window", type=int, default=8, help="the STCG window L (training rows)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--stcg-metrics", default=None, help="reports/metrics/stcg.json to compare")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args(argv)
+    import lightgbm as lgb
+
+    meta = read_meta(args.data)
+    dense = load_dense(args.data, years=meta.years)
+    tr = sample_indices(dense, meta.train_years, args.window, full_window=True)
+    te = sample_indices(dense, meta.test_years, args.window, full_window=False)
+    xf = dense.x.reshape(-1, dense.x.shape[-1])
+    yf = dense.y.reshape(-1)
+    t0 = time.perf_counter()
+    model = lgb.LGBMRegressor(random_state=0, n_jobs=args.threads, verbose=-1)
+    model.fit(xf[tr], yf[tr])
+    fit_s = time.perf_counter() - t0
+    pred = model.predict(xf[te])
+    c, t = np.divmod(te, dense.n_times)
+    clim = climatology_table(dense, meta.train_years)[c, dense.period[t]]
+    result = {
+        "rows": {"train": int(tr.size), "test": int(te.size)},
+        "lightgbm_default": {**regression_metrics(yf[te], pred), "fit_seconds": fit_s},
+        "climatology": regression_metrics(yf[te], clim),
+    }
+    if args.stcg_metrics:
+        rep = read_json(args.stcg_metrics)
+        result["stcg"] = rep["test"]
+        result["stcg_interp"] = rep.get("test_interp")
+    print(json.dumps(result, indent=2))
+    if args.out:
+        write_json(Path(args.out), result)
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -29,14 +29,13 @@ import torch
 
 from stcg.baselines.spatial.local import golden_section, local_regression
 from stcg.baselines.spatial.neighbors import (
-    ADAPTIVE_EPS,
-    TRUNCATED,
     as_f64,
     check_kernel,
     default_device,
     kernel_weights,
     pairwise_distance,
     sorted_neighbours,
+    truncated_neighbourhood,
 )
 
 CRITERIA = ("AICc", "AIC", "BIC", "CV")
@@ -212,36 +211,12 @@ class GWR:
             query: ``[m, 2]`` regression points (None = the data points).
 
         Returns:
-            ``(dist [m, K], idx [m, K], bandwidth [m])``; columns past a row's last neighbour
-            inside the bandwidth carry zero weight.
+            ``(dist [m, K], idx [m, K], bandwidth [m])``, see
+            :func:`~stcg.baselines.spatial.neighbors.truncated_neighbourhood`.
         """
-        if not math.isfinite(bw) or bw <= 0:
-            raise ValueError(f"GWR: bandwidth must be finite and > 0, got {bw}")
-        if self.kernel not in TRUNCATED:
-            d, i = self._sorted(query, self.n)
-            band = d[:, int(bw) - 1] * ADAPTIVE_EPS if not self.fixed else None
-            if band is None:
-                band = torch.full((d.shape[0],), float(bw), dtype=d.dtype, device=d.device)
-            return d, i, band
-        if not self.fixed:
-            kk = int(bw)
-            if not 1 <= kk <= self.n:
-                raise ValueError(f"GWR: adaptive bandwidth {bw} outside [1, n={self.n}]")
-            k_try = min(self.n, kk + 16)
-        else:
-            k_try = min(self.n, 64)
-        while True:
-            d, i = self._sorted(query, k_try)
-            if self.fixed:
-                band = torch.full((d.shape[0],), float(bw), dtype=d.dtype, device=d.device)
-            else:
-                band = d[:, kk - 1] * ADAPTIVE_EPS
-            inside = (d < band[:, None]).sum(1)
-            if k_try >= self.n or int(inside.max()) < k_try:
-                break
-            k_try = min(self.n, 2 * k_try)
-        kmax = max(1, int(inside.max()))
-        return d[:, :kmax], i[:, :kmax], band
+        return truncated_neighbourhood(
+            lambda k: self._sorted(query, k), self.n, bw, self.fixed, self.kernel
+        )
 
     # ------------------------------------------------------------------ fitting
     def fit(self, bw: float, full: bool = False) -> GWRResults:

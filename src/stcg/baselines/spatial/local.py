@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from stcg.baselines.spatial.neighbors import kernel_weights
@@ -168,8 +169,6 @@ def golden_section(
     Returns:
         ``(optimum, score, history)`` with history the ``(bw, score)`` of every evaluation.
     """
-    import numpy as np
-
     delta = 0.38197
     b = a + delta * abs(c - a)
     d = c - delta * abs(c - a)

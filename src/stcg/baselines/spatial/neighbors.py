@@ -13,6 +13,7 @@ match the reference packages; the GPU path is the same code on ``cuda``).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -141,3 +142,50 @@ def sorted_neighbours(
         dists.append(dd)
         idxs.append(ii)
     return torch.cat(dists), torch.cat(idxs)
+
+
+def truncated_neighbourhood(
+    sorted_fn: Callable[[int], tuple[torch.Tensor, torch.Tensor]],
+    n: int,
+    bw: float,
+    fixed: bool,
+    kernel: str,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Neighbours with non-zero kernel weight of a set of regression points.
+
+    Args:
+        sorted_fn: ``k -> (dist [M, k], idx [M, k])``, the ``k`` nearest data points, sorted.
+        n: number of data points.
+        bw: bandwidth (neighbour count if adaptive, a distance if ``fixed``).
+        fixed: fixed-distance (True) or adaptive (False) bandwidth.
+        kernel: kernel name; untruncated kernels get all ``n`` neighbours.
+
+    Returns:
+        ``(dist [M, K], idx [M, K], bandwidth [M])``.  For a truncated kernel ``K`` is the
+        largest number of points strictly inside a row's bandwidth (ties at the adaptive
+        bandwidth included, as in mgwr); columns beyond a row's own count weigh zero.
+    """
+    if not math.isfinite(bw) or bw <= 0:
+        raise ValueError(f"bandwidth must be finite and > 0, got {bw}")
+    kk = int(bw)
+    if not fixed and not 1 <= kk <= n:
+        raise ValueError(f"adaptive bandwidth {bw} outside [1, n={n}]")
+
+    def band_of(d: torch.Tensor) -> torch.Tensor:
+        if fixed:
+            return torch.full((d.shape[0],), float(bw), dtype=d.dtype, device=d.device)
+        return d[:, kk - 1] * ADAPTIVE_EPS
+
+    if kernel not in TRUNCATED:
+        d, i = sorted_fn(n)
+        return d, i, band_of(d)
+    k_try = min(n, kk + 16) if not fixed else min(n, 64)
+    while True:
+        d, i = sorted_fn(k_try)
+        band = band_of(d)
+        inside = (d < band[:, None]).sum(1)
+        if k_try >= n or int(inside.max()) < k_try:
+            break
+        k_try = min(n, 2 * k_try)
+    kmax = max(1, int(inside.max()))
+    return d[:, :kmax], i[:, :kmax], band

@@ -175,7 +175,7 @@ class GTWR:
 
     def time_scale(self) -> float:
         """Median gap between consecutive distinct times (time units)."""
-        ts = np.unique(self._time[:, 0] if self.time_period is None else self._time, axis=0)
+        ts = np.unique(self._time, axis=0)
         if len(ts) < 2:
             return 1.0
         d, _ = cKDTree(ts).query(ts, k=2)

@@ -232,6 +232,37 @@ class FilesConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class SimConfig:
+    """Source ``sim``: the simulator's physics knobs (see stcg.data.sim.simulate)."""
+
+    min_land_fraction: float = 0.5
+    spinup_years: int = 2
+    hidden_length_km: float = 1500.0
+    synoptic_length_km: float = 800.0
+    seasonal_length_km: float = 2000.0
+    precip_length_km: float = 500.0
+    synoptic_rho: float = 0.5
+    seasonal_rho: float = 0.93
+    interannual_rho: float = 0.3
+    warming_k_per_year: float = 0.018
+    arctic_amplification: float = 1.5
+    co2_beta: float = 0.5
+    gpp_noise: float = 0.12
+    chunk_cells: int = 2048
+    workers: int = 0
+
+    def validate(self) -> None:
+        """Positive sizes, correlations in [0, 1)."""
+        for name in ("synoptic_rho", "seasonal_rho", "interannual_rho"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"sim.{name} must be in [0, 1)")
+        if self.chunk_cells < 1 or self.workers < 0 or self.spinup_years < 0:
+            raise ValueError("sim.chunk_cells must be >= 1, workers and spinup_years >= 0")
+        if not 0.0 < self.min_land_fraction <= 1.0:
+            raise ValueError("sim.min_land_fraction must be in (0, 1]")
+
+
+@dataclasses.dataclass(frozen=True)
 class BuildDataConfig:
     """Stage ``build_data``."""
 
@@ -241,7 +272,7 @@ class BuildDataConfig:
     variables: tuple[str, ...]
     splits: SplitConfig
     files: FilesConfig = FilesConfig()
-    sim: dict[str, Any] = dataclasses.field(default_factory=dict)
+    sim: SimConfig = SimConfig()
 
     def validate(self) -> None:
         """Variables must be known ERA5-Land bands; the resolution must tile the globe."""

@@ -29,6 +29,10 @@ Choices and deviations:
   seeds, leaving the SWNN a constant input), and its ``R`` proximities are layer-normalised per
   sample before the SWNN (their distribution moves while the STPNN learns, which made the
   BatchNorm running statistics, and so the validation loss, unstable).
+* ``ols_ridge > 0`` replaces the OLS base coefficients by ridge ones.  With exactly collinear
+  covariates (the simulator's latent heat flux is evaporation times the latent heat) OLS
+  coefficients reach +-1e7 and ``w * beta_OLS`` cannot be learnt; the few-shot stage uses a small
+  ridge.
 * Defaults differ from gnnwr's (Adagrad lr 0.1, batch 32, dropout 0.2, widths up to 2^floor(log2
   R)): Adam lr 1e-2, batch 128, no dropout, widths capped at 256 recover the simulated surfaces
   better and faster (``bench/gnnwr_vs_package.py``, ``tests/.../test_recovery.py``).
@@ -69,6 +73,8 @@ class GNNWRSettings:
         max_epochs: epoch cap.
         patience: stop after this many epochs without a better validation loss.
         max_reference: GTNNWR reference points (0 = all training observations).
+        ols_ridge: ridge ``lambda`` of the base coefficients, ``(X'X + lambda n I) b = X'y`` on
+            the z-scored covariates, intercept unpenalised (0 = OLS, as gnnwr).
         seed: seed of initialisation, shuffling, dropout and reference sampling.
     """
 
@@ -85,6 +91,7 @@ class GNNWRSettings:
     max_epochs: int = 300
     patience: int = 50
     max_reference: int = 1024
+    ols_ridge: float = 0.0
     seed: int = 0
 
     def validate(self) -> None:
@@ -258,7 +265,12 @@ class GNNWR:
         sd = X[tr].std(0)
         self.x_sd = np.where(sd > 0, sd, 1.0)
         xs = self._design(X)
-        self.beta_ols = np.linalg.lstsq(xs[tr], y[tr], rcond=None)[0]
+        if settings.ols_ridge > 0:
+            pen = np.full(xs.shape[1], settings.ols_ridge * tr.sum())
+            pen[0] = 0.0
+            self.beta_ols = np.linalg.solve(xs[tr].T @ xs[tr] + np.diag(pen), xs[tr].T @ y[tr])
+        else:
+            self.beta_ols = np.linalg.lstsq(xs[tr], y[tr], rcond=None)[0]
         # reference points
         gen = np.random.default_rng(settings.seed)
         ref = np.flatnonzero(tr)

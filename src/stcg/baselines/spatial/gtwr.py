@@ -32,6 +32,7 @@ Choices and deviations (documented in the few-shot report):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +40,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from stcg.baselines.spatial.gwr import CRITERIA, GWRResults, information_criteria
-from stcg.baselines.spatial.local import golden_section, local_regression
+from stcg.baselines.spatial.local import SingularLocalSystem, golden_section, local_regression
 from stcg.baselines.spatial.neighbors import (
     as_f64,
     check_kernel,
@@ -127,6 +128,7 @@ class GTWR:
         self.time_period, self.constant, self.ridge = time_period, constant, float(ridge)
         self.query_chunk, self.workers = int(query_chunk), int(workers)
         self.n, self.p = n, X.shape[1]
+        self._raw = (coords, t, y, X[:, 1:] if constant else X)
         self._space = self.space_embedding(coords)
         self._time = self.time_embedding(t)
         self.X = as_f64(X, self.device)
@@ -263,6 +265,36 @@ class GTWR:
         return (pt * params).sum(1).cpu().numpy(), params.cpu().numpy()
 
     # ------------------------------------------------------------------ selection
+    def subset(self, rows: np.ndarray) -> GTWR:
+        """The same model on a subset of the calibration rows (boolean mask or indices)."""
+        coords, t, y, X = self._raw
+        return GTWR(
+            coords[rows], t[rows], y[rows], X[rows], kernel=self.kernel, fixed=self.fixed,
+            spherical=self.spherical, time_period=self.time_period, constant=self.constant,
+            ridge=self.ridge, device=self.device, query_chunk=self.query_chunk,
+            workers=self.workers,
+        )
+
+    def holdout_rmse(self, holdout: np.ndarray) -> Callable[[float, float], float]:
+        """``(bw, tau) -> RMSE`` of a fit without the ``holdout`` rows, predicting them.
+
+        With whole locations held out this scores what the few-shot task asks (prediction at
+        unseen cells), which in-sample AICc/CV cannot: a location's own time series is in its
+        neighbourhood in-sample but never out-of-sample.
+        """
+        holdout = np.asarray(holdout, dtype=bool)
+        if holdout.shape != (self.n,) or holdout.all() or not holdout.any():
+            raise ValueError("GTWR: holdout must mark some, but not all, of the n rows")
+        sub = self.subset(~holdout)
+        coords, t, y, X = self._raw
+
+        def score(bw: float, tau: float) -> float:
+            pred, _ = sub.predict(coords[holdout], t[holdout], X[holdout], bw, tau)
+            return float(np.sqrt(np.mean((pred - y[holdout]) ** 2)))
+
+        score.n_fit = sub.n  # type: ignore[attr-defined]
+        return score
+
     def select(
         self,
         criterion: str = "AICc",
@@ -273,12 +305,15 @@ class GTWR:
         tol: float = 1.0e-6,
         tau_tol: float = 1.0e-3,
         max_iter: int = 200,
-        progress=None,
+        progress: Callable[[float, float, float], None] | None = None,
+        skip_singular: bool = False,
+        holdout: np.ndarray | None = None,
     ) -> GTWRSearch:
         """Choose ``(bw, tau)`` by alternating golden-section searches on ``criterion``.
 
         Args:
-            criterion: one of ``AICc``, ``AIC``, ``BIC``, ``CV``.
+            criterion: one of ``AICc``, ``AIC``, ``BIC``, ``CV`` (in-sample), or ``holdout``:
+                the RMSE at the ``holdout`` rows of a fit without them (:meth:`holdout_rmse`).
             bw_bounds: bandwidth section (default mgwr's: ``[40 + 2p, n]`` adaptive).
             tau_bounds: tau section (default ``(s/T)^2 * [1e-2, 1e2]`` with ``s`` the
                 median nearest-location distance and ``T`` the median time step).
@@ -288,16 +323,30 @@ class GTWR:
             tau_tol: stopping tolerance on the score of the ``log tau`` searches.
             max_iter: iteration cap of each golden section.
             progress: optional callable ``(bw, tau, score) -> None`` after each evaluation.
+            skip_singular: score ``(bw, tau)`` with a singular local system as ``+inf``.
+            holdout: ``[n]`` bool rows held out by the ``holdout`` criterion.
         """
-        if criterion not in CRITERIA:
-            raise ValueError(f"criterion: expected one of {CRITERIA}, got {criterion!r}")
+        if criterion not in (*CRITERIA, "holdout"):
+            raise ValueError(
+                f"criterion: expected one of {(*CRITERIA, 'holdout')}, got {criterion!r}"
+            )
+        if criterion == "holdout":
+            if holdout is None:
+                raise ValueError("GTWR.select: criterion 'holdout' needs the holdout rows")
+            evaluate = self.holdout_rmse(holdout)
+            n_fit = evaluate.n_fit
+        else:
+            def evaluate(bw: float, tau: float) -> float:
+                return self.fit(bw, tau).criterion(criterion)
+
+            n_fit = self.n
         if bw_bounds is None:
             if self.fixed:
                 raise ValueError("GTWR.select: give bw_bounds for a fixed bandwidth")
             bw_bounds = (float(40 + 2 * self.p), float(self.n))
         lo_bw, hi_bw = float(bw_bounds[0]), float(bw_bounds[1])
         if not self.fixed:
-            hi_bw = min(hi_bw, float(self.n))
+            hi_bw = min(hi_bw, float(n_fit))
         if lo_bw > hi_bw:
             raise ValueError(f"GTWR.select: empty bandwidth section {bw_bounds} for n={self.n}")
         if tau_bounds is None:
@@ -311,7 +360,12 @@ class GTWR:
         def score(bw: float, tau_: float) -> float:
             key = (float(bw), float(tau_))
             if key not in cache:
-                cache[key] = self.fit(bw, tau_).criterion(criterion)
+                try:
+                    cache[key] = evaluate(bw, tau_)
+                except SingularLocalSystem:
+                    if not skip_singular:
+                        raise
+                    cache[key] = math.inf
                 history.append((key[0], key[1], cache[key]))
                 if progress is not None:
                     progress(key[0], key[1], cache[key])
@@ -329,4 +383,6 @@ class GTWR:
             )
             tau = math.exp(lt)
         best = min(history, key=lambda h: h[2])
+        if not math.isfinite(best[2]):
+            raise SingularLocalSystem("GTWR: every (bw, tau) tried gave singular local systems")
         return GTWRSearch(bw=best[0], tau=best[1], score=best[2], history=history)

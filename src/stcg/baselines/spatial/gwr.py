@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from stcg.baselines.spatial.local import golden_section, local_regression
+from stcg.baselines.spatial.local import SingularLocalSystem, golden_section, local_regression
 from stcg.baselines.spatial.neighbors import (
     as_f64,
     check_kernel,
@@ -285,6 +285,7 @@ class GWR:
         bw_max: float | None = None,
         tol: float = 1.0e-6,
         max_iter: int = 200,
+        skip_singular: bool = False,
     ) -> BandwidthSearch:
         """Golden-section bandwidth search (mgwr's ``Sel_BW.search`` semantics).
 
@@ -294,6 +295,8 @@ class GWR:
             bw_max: upper end (default mgwr's; adaptive values are capped at n).
             tol: stopping tolerance on the score difference.
             max_iter: iteration cap.
+            skip_singular: score bandwidths with a singular local system as ``+inf`` instead of
+                raising (mgwr raises; only changes runs that mgwr could not do).
         """
         if criterion not in CRITERIA:
             raise ValueError(f"criterion: expected one of {CRITERIA}, got {criterion!r}")
@@ -307,10 +310,22 @@ class GWR:
                     f"GWR: adaptive bandwidth search [{a}, {c}] is empty: n={self.n} points are "
                     f"too few for {self.p} columns (mgwr's lower end is 40 + 2p)"
                 )
+
+        def objective(b: float) -> float:
+            try:
+                return self.score(b, criterion)
+            except SingularLocalSystem:
+                if not skip_singular:
+                    raise
+                return math.inf
+
         bw, score, hist = golden_section(
-            a, c, lambda b: self.score(b, criterion), tol=tol, max_iter=max_iter,
-            int_score=not self.fixed,
+            a, c, objective, tol=tol, max_iter=max_iter, int_score=not self.fixed
         )
+        if not math.isfinite(score):
+            raise SingularLocalSystem(
+                f"GWR: every bandwidth tried in [{a}, {c}] gave singular local systems"
+            )
         return BandwidthSearch(bw=bw, score=score, history=hist)
 
     # ------------------------------------------------------------------ prediction

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from stcg.config import BuildDataConfig, load_section
 from stcg.data.card import data_card
+from stcg.data.dataset import read_meta
 from stcg.io import write_json
 
 
@@ -43,7 +44,9 @@ def main(argv: list[str] | None = None) -> None:
         from stcg.data.files import build_from_files
 
         build_from_files(args.data / "files", args.out, cfg)
-    write_json(args.card, data_card(args.out))
+    card = data_card(args.out)
+    card["sources"] = read_meta(args.out).extra.get("sources", {})
+    write_json(args.card, card)
 
 
 if __name__ == "__main__":

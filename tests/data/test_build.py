@@ -118,7 +118,7 @@ def test_stage_main_writes_dataset_and_card(tmp_path, data_dir):
 
     c = json.loads(card.read_text())
     n = read_meta(out).n_cells
-    assert c["grid"]["cells"] == n and c["grid"]["resolution_deg"] == 10.0
+    assert c["n_cells"] == n and c["grid"]["resolution"] == 10.0
     assert c["samples"]["train"] == n * 46 and c["samples"]["test"] == n * 46
     assert c["variables"]["temperature_2m"]["nan_share"] == 0.0
     assert 200 < c["variables"]["temperature_2m"]["mean"] < 300

@@ -25,7 +25,7 @@ def run(data_dir):
     cells = build_cells(data_dir, 5.0)
     sim = ChunkSimulator(cells, SimConfig(), seed=3, chunk=0, variables=VARS)
     sim.year(2000, with_truth=False)
-    s, t = zip(*(sim.year(y) for y in YEARS))
+    s, t = zip(*(sim.year(y) for y in YEARS), strict=True)
     samples = pd.concat(s, ignore_index=True)
     truth = pd.concat(t, ignore_index=True)
     cells = cells.set_index("cell_id")

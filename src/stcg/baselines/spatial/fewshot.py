@@ -239,12 +239,18 @@ def write_fewshot(fs: FewShot, out: str | Path) -> None:
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
+def read_fewshot_meta(root: str | Path) -> dict:
+    """The ``meta.json`` of a few-shot dataset (features, weeks, counts, provenance)."""
+    path = Path(root) / "meta.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{Path(root)}: not a few-shot dataset (run `dvc repro build_fewshot`)")
+    return json.loads(path.read_text())
+
+
 def read_fewshot(root: str | Path) -> FewShot:
     """Read a few-shot dataset written by :func:`write_fewshot`."""
     root = Path(root)
-    if not (root / "meta.json").exists():
-        raise FileNotFoundError(f"{root}: not a few-shot dataset (run `dvc repro build_fewshot`)")
-    meta = json.loads((root / "meta.json").read_text())
+    meta = read_fewshot_meta(root)
     features = tuple(meta.pop("features"))
     df = pd.read_parquet(root / "samples.parquet").sort_values(["cell_id", "period"])
     n = len(df) // PERIODS_PER_YEAR

@@ -149,7 +149,7 @@ def fit_gtwr(
         holdout = np.repeat(held, PERIODS_PER_YEAR)  # whole cells, all periods
     sel = model.select(cfg.criterion, bw_bounds=(bw_lo, min(bw_hi, model.n)),
                        tau_bounds=tau_bounds, rounds=cfg.rounds, progress=progress,
-                       skip_singular=True, holdout=holdout)
+                       skip_singular=True, holdout=holdout, tol=cfg.tol, tau_tol=cfg.tol)
     res = model.fit(sel.bw, sel.tau)
     pred_te, coef_te = model.predict(c_te, t_te, std.transform(x_te), sel.bw, sel.tau)
     n_tr, n_te = int(tr.sum()), int((~tr).sum())

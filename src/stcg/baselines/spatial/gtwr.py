@@ -44,6 +44,7 @@ from stcg.baselines.spatial.local import SingularLocalSystem, golden_section, lo
 from stcg.baselines.spatial.neighbors import (
     as_f64,
     check_kernel,
+    default_chunk_elems,
     default_device,
     lonlat_to_xyz_km,
     truncated_neighbourhood,
@@ -197,6 +198,7 @@ class GTWR:
             fit = local_regression(
                 self.X, self.y, d, i, band, self.kernel, x0[s : s + self.query_chunk],
                 influence=influence, ridge=self.ridge, constant=self.constant,
+                chunk_elems=default_chunk_elems(self.device),
             )
             params.append(fit.params)
             if influence:

@@ -31,6 +31,7 @@ from stcg.baselines.spatial.local import SingularLocalSystem, golden_section, lo
 from stcg.baselines.spatial.neighbors import (
     as_f64,
     check_kernel,
+    default_chunk_elems,
     default_device,
     kernel_weights,
     pairwise_distance,
@@ -145,7 +146,7 @@ class GWR:
         sigma2_v1: residual variance with ``n - tr S`` (True) or GWR4's
             ``n - 2 tr S + tr S^T S`` (False) in the denominator.
         device: torch device (default: CUDA when available, else CPU).
-        chunk_elems: memory bound on ``B * K * p`` per batch.
+        chunk_elems: memory bound on ``B * K * p`` per batch (default by device).
     """
 
     def __init__(
@@ -161,7 +162,7 @@ class GWR:
         ridge: float = 0.0,
         sigma2_v1: bool = False,
         device: str | torch.device | None = None,
-        chunk_elems: int = 2**22,
+        chunk_elems: int | None = None,
     ) -> None:
         check_kernel(kernel)
         coords = np.asarray(coords, dtype=np.float64)
@@ -183,7 +184,7 @@ class GWR:
         self.device = default_device(device)
         self.kernel, self.fixed, self.spherical = kernel, fixed, spherical
         self.constant, self.ridge, self.sigma2_v1 = constant, float(ridge), sigma2_v1
-        self.chunk_elems = chunk_elems
+        self.chunk_elems = chunk_elems or default_chunk_elems(self.device)
         self.n, self.p = n, X.shape[1]
         self.coords = as_f64(coords, self.device)
         self.X = as_f64(X, self.device)

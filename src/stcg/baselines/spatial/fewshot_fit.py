@@ -150,8 +150,13 @@ def fit_gtwr(
     sel = model.select(cfg.criterion, bw_bounds=(bw_lo, min(bw_hi, model.n)),
                        tau_bounds=tau_bounds, rounds=cfg.rounds, progress=progress,
                        skip_singular=True, holdout=holdout, tol=cfg.tol, tau_tol=cfg.tol)
-    res = model.fit(sel.bw, sel.tau)
-    pred_te, coef_te = model.predict(c_te, t_te, std.transform(x_te), sel.bw, sel.tau)
+    bw = sel.bw
+    if holdout is not None:
+        # the holdout fits saw (1 - holdout share) of the samples: keep the neighbourhood's
+        # extent, not its count, when refitting on all of them
+        bw = float(min(model.n, round(sel.bw * model.n / int((~holdout).sum()))))
+    res = model.fit(bw, sel.tau)
+    pred_te, coef_te = model.predict(c_te, t_te, std.transform(x_te), bw, sel.tau)
     n_tr, n_te = int(tr.sum()), int((~tr).sum())
     pred = np.empty((fs.n, PERIODS_PER_YEAR))
     pred[tr] = res.predy.reshape(n_tr, PERIODS_PER_YEAR)
@@ -162,7 +167,8 @@ def fit_gtwr(
     return FewShotPrediction(
         method="gtwr", periods=tuple(range(PERIODS_PER_YEAR)), pred=pred,
         coef=_expand(coef, std.keep), coef_names=_names(fs),
-        info={"bandwidth": sel.bw, "tau": sel.tau, "selection_score": sel.score,
+        info={"bandwidth": bw, "selected_bandwidth": sel.bw, "tau": sel.tau,
+              "selection_score": sel.score,
               "period_in_km": math.sqrt(sel.tau) * tstep, "neighbour_spacing_km": s,
               "aicc": res.aicc, "tr_S": res.tr_S, "fits": len(sel.history),
               "n_covariates": int(std.keep.sum())},

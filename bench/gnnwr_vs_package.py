@@ -92,7 +92,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--max-epochs", type=int, default=300)
     ap.add_argument("--patience", type=int, default=50)
-    ap.add_argument("--out", type=Path, default=Path("build/bench/gnnwr_vs_package.json"))
+    ap.add_argument("--out", type=Path, default=Path("reports/bench/gnnwr_vs_package.json"))
     args = ap.parse_args()
     results = {"ours": [], "package": []}
     for seed in args.seeds:

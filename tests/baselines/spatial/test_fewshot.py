@@ -207,3 +207,48 @@ def test_stages_end_to_end_on_the_tiny_profile(tiny_dataset, tmp_path):
     md2 = (tables / "table2.md").read_text()
     assert "GTNNWR" in md2 and "n/a (paper 0.779 / 0.91)" in md2
     assert pd.read_csv(tables / "table3.csv").shape == (10, 4)
+
+
+@pytest.mark.parametrize(("profile", "n_cells", "workers"),
+                         [("tiny", 120, 1), ("default", 800, 1), ("paper", 6000, -1)])
+def test_params_sections_load_for_every_profile(tmp_path, profile, n_cells, workers):
+    from stcg.config import (
+        BuildFewshotConfig,
+        FewshotJointConfig,
+        FewshotTablesConfig,
+        FewshotWeeklyConfig,
+        load_section,
+    )
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["profile"] = profile
+    pf = tmp_path / "params.yaml"
+    pf.write_text(yaml.safe_dump(params))
+    build = load_section(BuildFewshotConfig, "build_fewshot", pf)
+    assert build.n_cells == n_cells and build.weeks == (1, 10, 20, 30, 40)
+    weekly = load_section(FewshotWeeklyConfig, "fewshot_weekly", pf)
+    assert weekly.gwr.kernel == "bisquare" and not weekly.gwr.fixed
+    assert weekly.gwr.criterion == "AICc"
+    joint = load_section(FewshotJointConfig, "fewshot_joint", pf)
+    assert joint.gtwr.workers == workers and joint.gtwr.cyclic_time
+    tables = load_section(FewshotTablesConfig, "fewshot_tables", pf)
+    assert tables.table2_methods == ("gwr", "gnnwr", "gtwr", "stcg") and tables.table3_week == 40
+    # the dvc.yaml matrix lists the same weeks as the params
+    stages = yaml.safe_load((REPO / "dvc.stages.spatial.yaml").read_text())["stages"]
+    assert [int(w) for w in stages["fewshot_weekly"]["matrix"]["week"]] == list(build.weeks)
+
+
+def test_bad_params_are_named(tmp_path):
+    from stcg.config import ConfigError, FewshotJointConfig, load_section
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["fewshot_joint"]["gtwr"]["tau_ratio"] = [10.0, 0.1]
+    pf = tmp_path / "params.yaml"
+    pf.write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigError, match="tau_ratio"):
+        load_section(FewshotJointConfig, "fewshot_joint", pf)
+    params["fewshot_joint"]["gtwr"]["tau_ratio"] = [0.1, 10.0]
+    params["fewshot_joint"]["gtwr"]["bandwith"] = 5
+    pf.write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigError, match="bandwith"):
+        load_section(FewshotJointConfig, "fewshot_joint", pf)

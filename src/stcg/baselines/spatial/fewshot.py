@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stcg.data.dataset import read_cells, read_meta
@@ -233,7 +234,7 @@ def write_fewshot(fs: FewShot, out: str | Path) -> None:
     meta = {**fs.meta, "features": list(fs.features)}
     with atomic_path(out) as tmp:
         tmp.mkdir()
-        table = __import__("pyarrow").Table.from_pandas(df, preserve_index=False)
+        table = pa.Table.from_pandas(df, preserve_index=False)
         pq.write_table(table.replace_schema_metadata(None), tmp / "samples.parquet",
                        compression="zstd")
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -234,7 +234,7 @@ def test_params_sections_load_for_every_profile(tmp_path, profile, n_cells, work
     tables = load_section(FewshotTablesConfig, "fewshot_tables", pf)
     assert tables.table2_methods == ("gwr", "gnnwr", "gtwr", "stcg") and tables.table3_week == 40
     # the dvc.yaml matrix lists the same weeks as the params
-    stages = yaml.safe_load((REPO / "dvc.stages.spatial.yaml").read_text())["stages"]
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert [int(w) for w in stages["fewshot_weekly"]["matrix"]["week"]] == list(build.weeks)
 
 

@@ -170,7 +170,7 @@ class ChunkSimulator:
         pos = t_m > 0.0
         t_gs = np.where(pos.any(1), (t_m * pos).sum(1) / np.maximum(pos.sum(1), 1), t_m.max(1))
         self.topt0 = np.clip(12.0 + 0.5 * t_gs + 2.5 * self.h_topt, 8.0, 34.0)
-        self.eps0 = tb.EPS_MAX[lc] * np.exp(0.15 * self.h_eps)
+        self.eps0 = tb.EPS_MAX[lc] * np.exp(0.25 * self.h_eps)
         self.co2_beta = phys.co2_beta * np.clip(1.0 + 0.3 * self.h_co2, 0.2, 2.0)
 
         # aridity from a climatological run of the radiation scheme
@@ -463,7 +463,7 @@ class ChunkSimulator:
         return pd.DataFrame({
             "cell_id": self.cells["cell_id"].to_numpy(np.int32),
             "eps_max": self.eps0.astype(np.float32),
-            "eps_hidden_factor": np.exp(0.15 * self.h_eps).astype(np.float32),
+            "eps_hidden_factor": np.exp(0.25 * self.h_eps).astype(np.float32),
             "topt": self.topt0.astype(np.float32),
             "water_sensitivity": self.water_q.astype(np.float32),
             "theta_wp": self.theta_wp.astype(np.float32),

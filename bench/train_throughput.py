@@ -54,7 +54,8 @@ def synthetic(cells: int, years: int, features: int, nodes: int, knn: int, dim: 
     y = (torch.rand(cells, t_all, generator=g) * 10).to(device)
     period = torch.arange(t_all).remainder(46).to(device)
     node = torch.randint(0, nodes, (cells,), generator=g).to(device)
-    data = DeviceData(x=x, y=y, period=period, node=node, window=window)
+    lc = torch.randint(0, 17, (cells,), generator=g).to(device)
+    data = DeviceData(x=x, y=y, period=period, node=node, window=window, land_cover=lc)
     rng = np.random.default_rng(seed)
     xyz = lonlat_to_xyz(rng.uniform(-180, 180, nodes), np.rad2deg(np.arcsin(rng.uniform(-1, 1, nodes))))
     edges, _ = connect_components(xyz, knn_edges(xyz, min(knn, nodes - 1)))
@@ -111,10 +112,10 @@ def main(argv: list[str] | None = None) -> dict:
         idx = torch.randint(0, n_flat, (bs,), generator=gen, device=device)
         t = idx.remainder(args.years * 46).clamp(min=lo)
         idx = idx - idx.remainder(args.years * 46) + t
-        xw, node, per, yb = data.gather(idx)
+        b = data.gather(idx)
         with autocast_context(device, amp):
-            out = step_model(xw, node, per)
-        loss = stcg_loss(out, yb)[0]
+            out = step_model(b.x, b.node, b.period, land_cover=b.land_cover)
+        loss = stcg_loss(out, b.y)[0]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.optim.grad_clip is not None:

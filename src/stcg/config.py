@@ -368,7 +368,8 @@ class ModelConfig:
 
     Ablation switches: ``condition``, ``temporal_conv``, ``gcn``, ``lstm``, ``interp`` (false =
     that part is skipped), ``attention: softmax`` (encoder attention); the number of clusters is
-    ``build_graph.clusters`` and the window is ``train_stcg.window``.
+    ``build_graph.clusters`` and the window is ``train_stcg.window``.  ``land_cover``: the cell's
+    IGBP class enters the encoder as one more (categorical) feature token.
     """
 
     d_model: int = 64
@@ -389,6 +390,7 @@ class ModelConfig:
     cross_attention: Literal["data_keys", "condition_keys"] = "data_keys"
     interp: bool = True
     interp_intercept: bool = True
+    land_cover: bool = True
 
     def validate(self) -> None:
         """Positive sizes; heads divide d_model into even head widths (RoPE); odd conv kernel."""

@@ -37,7 +37,8 @@ def batch(b: int = 7, seed: int = 0):
     node = torch.randint(0, K, (b,), generator=g)
     start = torch.randint(0, 46, (b,), generator=g)
     period = (start[:, None] + torch.arange(L)) % 46
-    return x, node, period
+    lc = torch.randint(0, 18, (b,), generator=g)
+    return x, node, period, lc
 
 
 def make(cfg: ModelConfig = CFG, seed: int = 0) -> STCGModel:
@@ -117,11 +118,11 @@ def test_softmax_attention_matches_torch_mha() -> None:
 def test_batched_equals_single() -> None:
     for cfg in (CFG, dataclasses.replace(CFG, attention="softmax")):
         m = make(cfg)
-        x, node, period = batch(7)
+        x, node, period, lc = batch(7)
         with torch.no_grad():
-            full = m(x, node, period)
+            full = m(x, node, period, lc)
             for i in range(7):
-                one = m(x[i : i + 1], node[i : i + 1], period[i : i + 1])
+                one = m(x[i : i + 1], node[i : i + 1], period[i : i + 1], lc[i : i + 1])
                 assert torch.allclose(one.y, full.y[i : i + 1], atol=1e-5)
                 assert torch.allclose(one.weights, full.weights[i : i + 1], atol=1e-5)
                 assert torch.allclose(one.intercept, full.intercept[i : i + 1], atol=1e-5)
@@ -129,9 +130,9 @@ def test_batched_equals_single() -> None:
 
 def test_interp_is_weighted_sum() -> None:
     m = make()
-    x, node, period = batch(5)
+    x, node, period, lc = batch(5)
     with torch.no_grad():
-        out = m(x, node, period)
+        out = m(x, node, period, lc)
     assert torch.allclose(out.y_interp, out.intercept + (out.weights * x[:, -1]).sum(-1), atol=1e-5)
     total, dep, interp = stcg_loss(out, torch.zeros(5))
     assert torch.allclose(dep, (out.y**2).mean()) and torch.allclose(interp, (out.y_interp**2).mean())
@@ -140,13 +141,15 @@ def test_interp_is_weighted_sum() -> None:
 
 def test_condition_depends_on_node_and_period() -> None:
     m = make()
-    x, node, period = batch(4)
+    x, node, period, lc = batch(4)
     with torch.no_grad():
-        a = m(x, node, period).y
-        b = m(x, (node + 1) % K, period).y
-        c = m(x, node, (period + 5) % 46).y
+        a = m(x, node, period, lc).y
+        b = m(x, (node + 1) % K, period, lc).y
+        c = m(x, node, (period + 5) % 46, lc).y
+        d = m(x, node, period, (lc + 1) % 18).y
     assert not torch.allclose(a, b, atol=1e-5)
     assert not torch.allclose(a, c, atol=1e-5)
+    assert not torch.allclose(a, d, atol=1e-5)
 
 
 def test_gcn_adjacency_is_normalised() -> None:
@@ -203,6 +206,7 @@ ABLATIONS = {
     "condition_keys": {"cross_attention": "condition_keys"},
     "rotate": {"time_embedding": "rotate"},
     "self_loops": {"gcn_self_loops": False},
+    "land_cover": {"land_cover": False},
 }
 MODULE_OF = {
     "condition": "condition",
@@ -210,6 +214,7 @@ MODULE_OF = {
     "lstm": "condition.lstm",
     "temporal_conv": "condition.conv",
     "interp": "interp_decoder",
+    "land_cover": "encoder.land_cover",
 }
 
 
@@ -217,9 +222,9 @@ MODULE_OF = {
 def test_ablation_changes_code_path(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = dataclasses.replace(CFG, **ABLATIONS[name])
     base, abl = make(CFG), make(cfg)
-    x, node, period = batch(6)
+    x, node, period, lc = batch(6)
     with torch.no_grad():
-        yb, ya = base(x, node, period), abl(x, node, period)
+        yb, ya = base(x, node, period, lc), abl(x, node, period, lc)
     # the same seed builds the same shared weights, so any output change is the code path
     assert not torch.allclose(yb.y, ya.y, atol=1e-6), name
     if name in MODULE_OF:
@@ -239,7 +244,7 @@ def test_ablation_changes_code_path(name: str, monkeypatch: pytest.MonkeyPatch) 
         monkeypatch.setattr(att, "softmax_attention", lambda *a, **k: calls.append(1) or real(*a, **k))
         monkeypatch.setattr(att, "linear_attention", lambda *a, **k: pytest.fail("linear called"))
         with torch.no_grad():
-            abl(x, node, period)
+            abl(x, node, period, lc)
         assert calls
 
 
@@ -252,8 +257,8 @@ def test_model_config_is_strict() -> None:
 
 def test_backward_reaches_every_parameter() -> None:
     m = make().train()
-    x, node, period = batch(8)
-    loss = stcg_loss(m(x, node, period), torch.randn(8))[0]
+    x, node, period, lc = batch(8)
+    loss = stcg_loss(m(x, node, period, lc), torch.randn(8))[0]
     loss.backward()
     missing = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing, missing

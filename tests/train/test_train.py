@@ -39,7 +39,7 @@ def test_gather_windows(toy_data, toy_graph) -> None:
     data = to_device(dense, stats, nodes, 4, torch.device("cpu"))
     t_all = dense.n_times
     idx = torch.tensor([5 * t_all + 50, 0 * t_all + 46, 3 * t_all + 1])
-    x, node, period, y = data.gather(idx)
+    x, node, period, y, lc = data.gather(idx)
     xs = (dense.x - stats.mean.astype(np.float32)) / stats.std.astype(np.float32)
     assert torch.allclose(x[0], torch.from_numpy(xs[5, 47:51]))
     # across the year boundary: periods 43, 44, 45 of 2018, then 0 of 2019
@@ -48,6 +48,7 @@ def test_gather_windows(toy_data, toy_graph) -> None:
     # before the first loaded period the window repeats period 0
     assert torch.allclose(x[2], torch.from_numpy(xs[3, [0, 0, 0, 1]]))
     assert node.tolist() == [nodes[5], nodes[0], nodes[3]]
+    assert lc.tolist() == dense.land_cover[[5, 0, 3]].tolist()
     assert y[0].item() == pytest.approx(float(dense.y[5, 50]))
     # standardised with the training years' statistics
     train = xs[:, :92].reshape(-1, xs.shape[-1])

@@ -5,6 +5,10 @@ Input: a window of ``L`` periods of ``F`` standardised climate features, ``x [B,
 * Linear embedding: every (time, feature) value becomes a token
   ``h[b, l, f] = x[b, l, f] * W_f + b_f`` with a weight and bias per feature (as pytorch-frame's
   ``LinearEncoder`` for numerical columns), so tokens are ``[B, L, F, D]``.
+* Land cover (``land_cover: true``): the paper predicts GPP "using global climate and land cover
+  data"; the cell's IGBP class is one more feature token per step, a learned class embedding
+  (pytorch-frame's ``EmbeddingEncoder`` for categorical columns), so tokens are
+  ``[B, L, F + 1, D]``.  It is not one of the F interpretable features of eq. 17.
 * Temporal position: RoPE (Su et al. 2024) inside the temporal attention (see
   :mod:`stcg.model.attention`); features carry no position (they are a set, identified by
   their embedding).
@@ -86,17 +90,24 @@ class LocationInvariantEncoder(nn.Module):
         ffn_mult: int = 2,
         dropout: float = 0.0,
         eps: float = 1e-6,
+        n_land_cover: int = 0,
     ) -> None:
         super().__init__()
         self.embed = FeatureEmbedding(n_features, d_model)
+        self.land_cover = nn.Embedding(n_land_cover, d_model) if n_land_cover else None
         self.blocks = nn.ModuleList(
             DualAttentionBlock(d_model, heads, kind, ffn_mult, dropout, eps) for _ in range(blocks)
         )
         self.norm = nn.LayerNorm(d_model)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Encode a batch of windows."""
+    def forward(self, x: torch.Tensor, land_cover: torch.Tensor | None = None) -> torch.Tensor:
+        """Encode windows ``x [B, L, F]`` (+ ``land_cover [B]``) -> ``[B, L, F (+1), D]``."""
         h = self.embed(x)
+        if self.land_cover is not None:
+            if land_cover is None:
+                raise ValueError("this model takes the land cover of every sample")
+            lc = self.land_cover(land_cover)[:, None, None, :].expand(-1, x.shape[1], 1, -1)
+            h = torch.cat([h, lc.to(h.dtype)], dim=2)
         for blk in self.blocks:
             h = blk(h)
         return self.norm(h)

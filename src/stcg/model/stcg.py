@@ -20,7 +20,8 @@ Ablations (``ModelConfig``), each a different code path:
 ``condition: false`` (no condition encoder; decoders attend over the data features only),
 ``gcn/lstm/temporal_conv: false`` (skip that step), ``attention: softmax`` (encoder),
 ``interp: false`` (no interpretable branch; loss = L_dep).  ``k`` and ``L`` are
-``build_graph.clusters`` and ``train_stcg.window``.
+``build_graph.clusters`` and ``train_stcg.window``.  ``land_cover`` adds the cell's IGBP class as
+an encoder token (see :mod:`stcg.model.encoder`).
 """
 
 from __future__ import annotations
@@ -32,10 +33,13 @@ import torch
 from torch import nn
 
 from stcg.config import ModelConfig
-from stcg.data.schema import PERIODS_PER_YEAR
+from stcg.data.schema import IGBP_CLASSES, PERIODS_PER_YEAR
 from stcg.model.condition import ConditionEncoder, fit_embedding
 from stcg.model.decoder import ConditionalDecoder, memory
 from stcg.model.encoder import LocationInvariantEncoder
+
+N_LAND_COVER = len(IGBP_CLASSES) + 1
+"""IGBP classes 0..16 plus 17 for any other code (see ``stcg.train.data.land_cover_index``)."""
 
 
 @dataclass
@@ -97,7 +101,7 @@ class STCGModel(nn.Module):
         self.register_buffer("y_std", torch.tensor(float(y_std)))
         self.encoder = LocationInvariantEncoder(
             n_features, d, cfg.heads, cfg.encoder_blocks, cfg.attention, cfg.ffn_mult,
-            cfg.dropout, cfg.eps,
+            cfg.dropout, cfg.eps, n_land_cover=N_LAND_COVER if cfg.land_cover else 0,
         )
         self.condition = (
             ConditionEncoder(
@@ -146,6 +150,7 @@ class STCGModel(nn.Module):
         x: torch.Tensor,
         node: torch.Tensor,
         period: torch.Tensor,
+        land_cover: torch.Tensor | None = None,
         cond_table: torch.Tensor | None = None,
     ) -> STCGOutput:
         """Predict a batch.
@@ -154,19 +159,20 @@ class STCGModel(nn.Module):
             x: ``[B, L, F]`` standardised features (no NaN).
             node: ``[B]`` int64 graph node of each sample.
             period: ``[B, L]`` int64 period of year (0..45) of each window step.
+            land_cover: ``[B]`` int64 land-cover index (required with ``land_cover: true``).
             cond_table: a precomputed :meth:`condition_table` (evaluation); computed if None.
 
         Returns:
             :class:`STCGOutput`.
         """
-        tokens = self.encoder(x)  # [B, L, F, D]
+        tokens = self.encoder(x, land_cover)  # [B, L, F (+1 land cover), D]
         data_keys = tokens.mean(dim=2)  # [B, L, D]
         cond = None
         if self.condition is not None:
             table = self.condition_table() if cond_table is None else cond_table
             cond = table[node[:, None], period].to(data_keys.dtype)  # [B, L, D]
         keys, values = memory(data_keys, cond, self.cfg.cross_attention)
-        current = tokens[:, -1]  # [B, F, D]
+        current = tokens[:, -1, : self.n_features]  # [B, F, D]: the interpretable features
         pooled = data_keys[:, -1:]  # [B, 1, D]
 
         h = self.target_decoder(self.target_query + pooled, keys, values)

@@ -17,11 +17,13 @@ earliest period (index clamped at 0).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from stcg.data.dataset import Dense
+from stcg.model.stcg import N_LAND_COVER
 
 
 @dataclass
@@ -69,6 +71,30 @@ def feature_stats(dense: Dense, years: tuple[int, ...]) -> FeatureStats:
     return FeatureStats(mean=mean, std=std, y_mean=float(yf.mean()), y_std=y_std)
 
 
+class Batch(NamedTuple):
+    """A gathered batch.
+
+    Attributes:
+        x: ``[B, L, F]`` standardised window features.
+        node: ``[B]`` graph node.
+        period: ``[B, L]`` period of year of each window step.
+        y: ``[B]`` target GPP (NaN where missing).
+        land_cover: ``[B]`` IGBP class index (0..17).
+    """
+
+    x: torch.Tensor
+    node: torch.Tensor
+    period: torch.Tensor
+    y: torch.Tensor
+    land_cover: torch.Tensor
+
+
+def land_cover_index(codes: np.ndarray) -> np.ndarray:
+    """IGBP codes -> embedding indices: 0..16 kept, anything else -> 17."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return np.where((codes >= 0) & (codes < N_LAND_COVER - 1), codes, N_LAND_COVER - 1)
+
+
 @dataclass
 class DeviceData:
     """A dataset on the device, ready for index-gathered batches.
@@ -79,6 +105,7 @@ class DeviceData:
         period: ``[T]`` int64 period of year of each time step.
         node: ``[C]`` int64 graph node of each cell.
         window: L.
+        land_cover: ``[C]`` int64 land-cover index of each cell (:func:`land_cover_index`).
     """
 
     x: torch.Tensor
@@ -86,29 +113,31 @@ class DeviceData:
     period: torch.Tensor
     node: torch.Tensor
     window: int
+    land_cover: torch.Tensor
 
     @property
     def n_times(self) -> int:
         """T."""
         return int(self.x.shape[1])
 
-    def gather(
-        self, idx: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def gather(self, idx: torch.Tensor) -> Batch:
         """Windows of flat sample indices.
 
         Args:
             idx: ``[B]`` int64 flat indices ``c * T + t`` on the device.
 
         Returns:
-            ``(x [B, L, F], node [B], period [B, L], y [B])``.
+            The :class:`Batch`.
         """
         t_all = self.n_times
         c = torch.div(idx, t_all, rounding_mode="floor")
         t = idx - c * t_all
         offs = torch.arange(self.window - 1, -1, -1, device=idx.device)
         tt = (t[:, None] - offs[None, :]).clamp_(min=0)  # [B, L]
-        return self.x[c[:, None], tt], self.node[c], self.period[tt], self.y[c, t]
+        return Batch(
+            self.x[c[:, None], tt], self.node[c], self.period[tt], self.y[c, t],
+            self.land_cover[c],
+        )
 
 
 def to_device(
@@ -133,6 +162,7 @@ def to_device(
         period=torch.from_numpy(dense.period.astype(np.int64)).to(device),
         node=torch.from_numpy(np.asarray(cell_node, dtype=np.int64)).to(device),
         window=window,
+        land_cover=torch.from_numpy(land_cover_index(dense.land_cover)).to(device),
     )
 
 

@@ -179,10 +179,10 @@ def fit(
                    disable=not progress, leave=False)
         for step in bar:
             idx = train_idx[order[step * bs : (step + 1) * bs]]
-            xw, node, per, yb = data.gather(idx)
+            b = data.gather(idx)
             with autocast_context(device, amp):
-                out = step_model(xw, node, per)
-            loss, dep, interp = stcg_loss(out, yb)
+                out = step_model(b.x, b.node, b.period, land_cover=b.land_cover)
+            loss, dep, interp = stcg_loss(out, b.y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if optim_cfg.grad_clip is not None:
@@ -252,9 +252,9 @@ def predict(
         table = model.condition_table()
     n = int(idx.numel())
     for b in tqdm(range(0, n, batch_size), desc="predict", disable=not progress, leave=False):
-        xw, node, per, _ = data.gather(idx[b : b + batch_size])
+        bt = data.gather(idx[b : b + batch_size])
         with autocast_context(device, amp):
-            o = model(xw, node, per, cond_table=table)
+            o = model(bt.x, bt.node, bt.period, land_cover=bt.land_cover, cond_table=table)
         out["y"].append(o.y.float().cpu().numpy())
         if o.y_interp is not None:
             out["y_interp"].append(o.y_interp.float().cpu().numpy())

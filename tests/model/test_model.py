@@ -262,3 +262,14 @@ def test_backward_reaches_every_parameter() -> None:
     loss.backward()
     missing = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert not missing, missing
+
+
+def test_fused_linear_self_attention_matches_reference() -> None:
+    torch.manual_seed(0)
+    for rope in (False, True):
+        att = MultiHeadAttention(8, 2, "linear", rope=rope)
+        x = torch.randn(5, 7, 8)
+        q, k, v = att.wqkv(x).view(5, 7, 3, 2, 4).unbind(2)
+        ang = rope_angles(torch.arange(7), 4) if rope else None
+        ref = att.wo(linear_attention(q, k, v, att.eps, ang, ang).reshape(5, 7, 8))
+        assert torch.allclose(att(x), ref, atol=1e-5)

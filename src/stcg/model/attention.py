@@ -57,9 +57,12 @@ def rope_rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
         The rotated ``x`` (same shape and dtype).
     """
     half = x.shape[-1] // 2
-    cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
-    x1, x2 = x[..., :half], x[..., half:]
-    return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    # x * [cos, cos] + [x2, x1] * [-sin, sin]: one copy and a fused multiply-add
+    cos_full = torch.cat([cos, cos], dim=-1).to(x.dtype)
+    sin_full = torch.cat([-sin, sin], dim=-1).to(x.dtype)
+    swapped = torch.cat([x[..., half:], x[..., :half]], dim=-1)
+    return torch.addcmul(x * cos_full, swapped, sin_full)
 
 
 def elu_feature_map(x: torch.Tensor) -> torch.Tensor:
@@ -101,6 +104,27 @@ def linear_attention(
     kv = torch.einsum("nshd,nshe->nhde", pk, vf)
     num = torch.einsum("nshd,nhde->nshe", pq, kv)
     return (num / den[..., None]).to(out_dtype)
+
+
+def _linear_self_attention(
+    qkv: torch.Tensor, eps: float, angles: torch.Tensor | None
+) -> torch.Tensor:
+    """:func:`linear_attention` for fused projections ``qkv [N, S, 3, H, d]`` (same result).
+
+    ``phi`` and the rotation run once over the contiguous ``[N, S, 2, H, d]`` block of queries and
+    keys together, which is markedly faster on CPU than on the strided q and k separately.
+    """
+    # split/unbind (not indexing): their backward is a concatenation, not zero-fill + copy
+    qk, v = qkv.split([2, 1], dim=2)
+    v = v.squeeze(2)
+    pqk = elu_feature_map(qk.float())  # [N, S, 2, H, d], contiguous
+    pq, pk = pqk.unbind(2)
+    den = torch.einsum("nshd,nhd->nsh", pq, pk.sum(dim=1)) + eps
+    if angles is not None:
+        pq, pk = rope_rotate(pqk, angles[:, None, None, :]).unbind(2)
+    kv = torch.einsum("nshd,nshe->nhde", pk, v.float())
+    num = torch.einsum("nshd,nhde->nshe", pq, kv)
+    return (num / den[..., None]).to(v.dtype)
 
 
 def softmax_attention(
@@ -183,6 +207,16 @@ class MultiHeadAttention(nn.Module):
         """
         n, sq, _ = query.shape
         h, dh = self.heads, self.dh
+        if not self.cross and self.kind == "linear":
+            if key is not None or value is not None:
+                raise ValueError("self-attention takes no key/value tensors")
+            qkv = self.wqkv(query).view(n, sq, 3, h, dh)
+            angles = None
+            if self.rope:
+                pos = torch.arange(sq, device=query.device) if q_pos is None else q_pos
+                angles = rope_angles(pos, dh)
+            out = _linear_self_attention(qkv, self.eps, angles)
+            return self.wo(out.reshape(n, sq, h * dh))
         if self.cross:
             if key is None:
                 raise ValueError("cross-attention needs a key tensor")

@@ -76,6 +76,12 @@ TOY_GRAPH = BuildGraphConfig(
 
 
 @pytest.fixture(scope="session")
+def toy_graph_config() -> BuildGraphConfig:
+    """The small graph params used for the toy dataset."""
+    return TOY_GRAPH
+
+
+@pytest.fixture(scope="session")
 def toy_data(tmp_path_factory) -> Path:
     """The toy dataset directory."""
     return write_toy_dataset(tmp_path_factory.mktemp("toy") / "climate2gpp")

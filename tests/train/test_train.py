@@ -239,3 +239,33 @@ def test_predict_cli(toy_data, tiny_run, tmp_path) -> None:
     assert res.exit_code == 0, res.output
     assert len(pd.read_parquet(tmp_path / "p2" / "predictions.parquet")) == len(ref)
     assert not (tmp_path / "p2" / "predictions.nc").exists()
+
+
+def test_window_and_clusters_are_real_switches(toy_data, toy_graph_config, tmp_path) -> None:
+    """Ablations ``train_stcg.window`` (L) and ``build_graph.clusters`` (k) change the data path."""
+    import dataclasses
+
+    import pandas as pd
+
+    from stcg.graph.build import build_graph, save_graph
+
+    dense = load_dense(toy_data)
+    stats = feature_stats(dense, (2018, 2019))
+    cells = pd.read_parquet(toy_data / "cells.parquet")
+    sizes = {}
+    for k in (5, 9):
+        g = build_graph(cells.cell_id.to_numpy(), cells.lon.to_numpy(), cells.lat.to_numpy(),
+                        dataclasses.replace(toy_graph_config, clusters=k), progress=False)
+        save_graph(tmp_path / f"g{k}.npz", g)
+        sizes[k] = load_graph(tmp_path / f"g{k}.npz").n_nodes
+        nodes = cell_nodes(dense, g)
+        assert nodes.max() < k
+        torch.manual_seed(0)
+        model = STCGModel(SMALL, len(dense.variables), graph_tensors(g), stats.y_mean, stats.y_std)
+        assert model.condition.node_embedding.shape[0] == k
+    assert sizes == {5: 5, 9: 9}
+    for window in (2, 6):
+        data = to_device(dense, stats, cell_nodes(dense, g), window, torch.device("cpu"))
+        b = data.gather(torch.tensor([100, 200]))
+        assert b.x.shape == (2, window, len(dense.variables)) and b.period.shape == (2, window)
+        assert sample_indices(dense, (2018, 2019), window, True).min() % dense.n_times == window - 1

@@ -156,9 +156,11 @@ def test_metrics_and_climatology() -> None:
     assert table[1, 5] == 7.0 and table[1, 6] == 7.0  # falls back to the cell mean
 
 
-def test_stages_end_to_end(toy_data, tmp_path) -> None:
+def test_stages_end_to_end(tiny_dataset, tmp_path) -> None:
+    """Both stages on the simulator's tiny dataset (26 ERA5-Land features, real land grid)."""
     import yaml
 
+    toy_data = tiny_dataset
     params = {
         "profile": "tiny",
         "build_graph": {"seed": 0, "clusters": {"tiny": 8, "default": 40}, "knn": 3,

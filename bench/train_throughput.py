@@ -2,7 +2,8 @@
 
 Runs real training steps (window gather on the device, forward, backward, AdamW) on synthetic data
 of the profile's size (random features, a random spherical KNN graph with the profile's number of
-nodes), so it needs no built dataset.  Prints one JSON object and, with ``--out``, writes it.
+nodes), so it needs no built dataset.  Prints one JSON object and writes it under
+``reports/bench/`` (``--out`` to choose the file, ``--no-save`` not to).
 
 Examples::
 
@@ -85,7 +86,9 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model")
     ap.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
-    ap.add_argument("--out", default=None, help="also write the JSON here")
+    ap.add_argument("--out", default=None,
+                    help="JSON file (default: reports/bench/train_throughput_<profile>_<device>.json)")
+    ap.add_argument("--no-save", action="store_true", help="only print")
     args = ap.parse_args(argv)
 
     params = read_params(args.params)
@@ -160,8 +163,9 @@ def main(argv: list[str] | None = None) -> dict:
         "peak_memory_kind": "cuda_max_allocated" if device.type == "cuda" else "process_max_rss",
     }
     print(json.dumps(result, indent=2))
-    if args.out:
-        write_json(Path(args.out), result)
+    if not args.no_save:
+        out = args.out or f"reports/bench/train_throughput_{args.profile}_{device.type}.json"
+        write_json(Path(out), result)
     return result
 
 

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     for _ in range(args.steps):
         loss = step()
-    float(loss)  # sync
+    float(loss.detach())  # sync
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elapsed = time.perf_counter() - t0

@@ -391,6 +391,7 @@ class ModelConfig:
     interp: bool = True
     interp_intercept: bool = True
     land_cover: bool = True
+    target_tokens: Literal["query", "features"] = "features"
 
     def validate(self) -> None:
         """Positive sizes; heads divide d_model into even head widths (RoPE); odd conv kernel."""

@@ -207,6 +207,7 @@ ABLATIONS = {
     "rotate": {"time_embedding": "rotate"},
     "self_loops": {"gcn_self_loops": False},
     "land_cover": {"land_cover": False},
+    "target_query": {"target_tokens": "query"},
 }
 MODULE_OF = {
     "condition": "condition",

@@ -20,10 +20,12 @@ both.  RoPE gives queries (position ``L-1``) and keys (``0..L-1``) their place i
 The alternative ``cross_attention: condition_keys`` is the textbook decoder (K = V = condition).
 With the condition branch off (ablation ``condition: false``) K = V = the data features.
 
-Decoder tokens.  Target branch: one query token = a learned embedding + the pooled current-step
-features.  Interpretable branch: one token per input feature (that feature's current-step encoder
-token) plus, with ``interp_intercept``, an intercept token; softmax self-attention among these
-tokens precedes the cross-attention (a standard decoder layer).  Each layer is pre-LN:
+Decoder tokens.  Target branch: a query token (a learned embedding + the pooled current-step
+features) followed, with ``target_tokens: features`` (default), by every current-step encoder
+token, read out at the query token (as a [CLS] token); ``target_tokens: query`` decodes the query
+token alone.  Interpretable branch: one token per input feature (that feature's current-step
+encoder token) plus, with ``interp_intercept``, an intercept token.  With several tokens softmax
+self-attention among them precedes the cross-attention (a standard decoder layer).  Each layer is pre-LN:
 ``[self-attn] -> cross-attn (eq. 15) -> FFN``, residual around each; ``decoder_layers`` layers per
 branch (the paper does not say how many; DESIGN.md: 2).
 

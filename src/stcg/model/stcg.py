@@ -122,7 +122,8 @@ class STCGModel(nn.Module):
         )
         self.target_query = nn.Parameter(torch.zeros(1, 1, d))
         self.target_decoder = ConditionalDecoder(
-            d, cfg.heads, cfg.decoder_layers, False, cfg.ffn_mult, cfg.dropout
+            d, cfg.heads, cfg.decoder_layers, cfg.target_tokens == "features", cfg.ffn_mult,
+            cfg.dropout,
         )
         self.target_head = nn.Linear(d, 1)
         nn.init.zeros_(self.target_head.weight)  # start at y_mean (see decoder module)
@@ -175,8 +176,11 @@ class STCGModel(nn.Module):
         current = tokens[:, -1, : self.n_features]  # [B, F, D]: the interpretable features
         pooled = data_keys[:, -1:]  # [B, 1, D]
 
-        h = self.target_decoder(self.target_query + pooled, keys, values)
-        y = self.y_mean + self.y_std * self.target_head(h)[:, 0, 0].float()
+        q = self.target_query + pooled
+        if self.cfg.target_tokens == "features":
+            q = torch.cat([q, tokens[:, -1]], dim=1)  # + every current-step token
+        h = self.target_decoder(q, keys, values)
+        y = self.y_mean + self.y_std * self.target_head(h[:, 0])[:, 0].float()
 
         if self.interp_decoder is None:
             return STCGOutput(y=y, y_interp=None, weights=None, intercept=None)

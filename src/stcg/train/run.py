@@ -101,7 +101,7 @@ def prediction_frame(
 def run_fingerprint(cfg: TrainStcgConfig, dense: Dense, graph: Graph, n_train: int, device: str) -> str:
     """Hash of everything that changes the training trajectory (see :mod:`stcg.train.loop`)."""
     c = to_dict(cfg)
-    for k in ("eval_batch_size", "lat_band", "threads"):
+    for k in ("eval_batch_size", "lat_band", "threads", "monitor_samples"):
         c.pop(k, None)
     return fingerprint(
         {

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -152,6 +153,7 @@ def fit(
         opt.load_state_dict(state["optim"])
         history = [dict(r) for r in state["history"]]
         start = int(state["epoch"])
+        print(f"{ckpt_path}: resuming after epoch {start} of {optim_cfg.epochs}", file=sys.stderr)
     if logger is not None:
         for rec in history:
             logger.log(rec)

@@ -274,3 +274,17 @@ def test_fused_linear_self_attention_matches_reference() -> None:
         ang = rope_angles(torch.arange(7), 4) if rope else None
         ref = att.wo(linear_attention(q, k, v, att.eps, ang, ang).reshape(5, 7, 8))
         assert torch.allclose(att(x), ref, atol=1e-5)
+
+
+def test_mixed_precision_path() -> None:
+    """bf16 autocast (CPU here, the same code path as CUDA's): dtypes stay consistent."""
+    for cfg in (CFG, dataclasses.replace(CFG, attention="softmax")):
+        m = make(cfg).train()
+        x, node, period, lc = batch(6)
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            out = m(x, node, period, lc)
+        assert out.y.dtype == torch.float32 and out.weights.dtype == torch.float32
+        ref = make(cfg).train()(x, node, period, lc)
+        assert torch.allclose(out.y, ref.y, atol=0.1)  # bf16 rounding only
+        stcg_loss(out, torch.randn(6))[0].backward()
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in m.parameters())

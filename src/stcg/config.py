@@ -341,6 +341,7 @@ class TrainTabularConfig:
     models: dict[str, TabularModelConfig]
     threads: int = 0
     device: str = "auto"
+    nn_standardize_target: bool = False
 
     def validate(self) -> None:
         """At least one model; a known device string."""

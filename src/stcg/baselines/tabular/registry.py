@@ -14,6 +14,7 @@ def build_model(
     seed: int = 0,
     threads: int = 0,
     device: str = "auto",
+    standardize_target: bool = False,
 ) -> TabularModel:
     """The wrapper for ``cfg.kind`` with ``cfg.params`` and its budget.
 
@@ -23,6 +24,7 @@ def build_model(
         seed: random seed.
         threads: CPU threads (0 = all).
         device: torch device for the neural models.
+        standardize_target: pytorch-frame models train on the standardised target.
 
     Returns:
         An unfitted :class:`TabularModel`.
@@ -60,5 +62,6 @@ def build_model(
         return FrameModel(kind, params, seed, threads, device=device,
                           epochs=cfg.epochs if cfg.epochs is not None else o.epochs,
                           batch_size=o.batch_size, lr=o.lr, lr_final=o.lr_final,
-                          decay_fraction=o.decay_fraction, weight_decay=o.weight_decay)
+                          decay_fraction=o.decay_fraction, weight_decay=o.weight_decay,
+                          standardize_target=standardize_target)
     raise ValueError(f"unknown tabular model kind {kind!r}")

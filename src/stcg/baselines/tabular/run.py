@@ -155,7 +155,8 @@ def run_tabular(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabularCon
     xf, xv, xt = (design_matrix(dense, r, lags, lc) for r in (fit, val, te))
     yf, yv, yt = (targets(dense, r) for r in (fit, val, te))
 
-    model = build_model(mcfg, cfg.optim, seed=cfg.seed, threads=cfg.threads, device=cfg.device)
+    model = build_model(mcfg, cfg.optim, seed=cfg.seed, threads=cfg.threads, device=cfg.device,
+                        standardize_target=cfg.nn_standardize_target)
     cuda = _cuda_reset(getattr(model, "device", None))
     with MemorySampler() as mem:
         t0 = time.perf_counter()

@@ -307,7 +307,9 @@ class TabularModelConfig:
         n_estimators_cap: tree cap (random forest; None = params.n_estimators).
         epochs: epochs (neural models; None = the model's default / optim.epochs).
         shap: also write TreeSHAP contributions of the test rows (LightGBM only).
-        shap_max_rows: uniform subsample of test rows for SHAP (None = all).
+        shap_periods: periods (0..45) of the test year to explain (None = all), e.g. the
+            weeks of the paper's Figure 5 maps.
+        shap_max_rows: then a uniform subsample of those rows (None = all).
     """
 
     kind: TabularKind
@@ -318,6 +320,7 @@ class TabularModelConfig:
     n_estimators_cap: int | None = None
     epochs: int | None = None
     shap: bool = False
+    shap_periods: tuple[int, ...] | None = None
     shap_max_rows: int | None = None
 
     def validate(self) -> None:
@@ -327,6 +330,12 @@ class TabularModelConfig:
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ValueError(f"{name} must be >= 1 or null, got {v}")
+        from stcg.data.schema import PERIODS_PER_YEAR
+
+        if self.shap_periods is not None and not all(
+            0 <= p < PERIODS_PER_YEAR for p in self.shap_periods
+        ):
+            raise ValueError(f"shap_periods must be in 0..45, got {list(self.shap_periods)}")
         if self.shap and self.kind != "lightgbm":
             raise ValueError(f"shap: true needs kind lightgbm, got {self.kind!r}")
 

@@ -243,3 +243,25 @@ def test_tensor_frame_equals_pytorch_frame_materialize():
     torch.testing.assert_close(tf.feat_dict[torch_frame.categorical],
                                ref.feat_dict[torch_frame.categorical])
     torch.testing.assert_close(tf.y, ref.y)
+
+
+@pytest.mark.parametrize("name", ["NeuralNetFastAI", "TabNet", "ExcelFormer", "ResNet",
+                                  "FTTransformer"])
+def test_mixed_precision_path_runs(name, arrays, monkeypatch):
+    """The CUDA path trains under bf16 autocast; emulate it with CPU autocast (no GPU here)."""
+    import torch
+
+    import stcg.baselines.tabular.torch_common as tc
+
+    monkeypatch.setattr(tc, "autocast",
+                        lambda device: torch.autocast(device_type="cpu", dtype=torch.bfloat16))
+    m = WRAPPERS[name](0)
+    if isinstance(m, FrameModel):
+        m.epochs = 1
+    else:
+        m.epochs_cap = 1
+    n = 300
+    m.fit(arrays["x_train"][:n], arrays["y_train"][:n], arrays["x_val"][:50],
+          arrays["y_val"][:50], cat_features=CAT)
+    pred = m.predict(arrays["x_test"][:50])
+    assert pred.dtype == np.float64 and np.all(np.isfinite(pred))

@@ -119,3 +119,28 @@ def test_table1_stage(stage_run, tiny_params, tmp_path):
     row = df.set_index("key").loc["LightGBM"]
     assert row["rmse"] == pytest.approx(lgbm["test"]["rmse"], rel=1e-5)
     assert row["paper_rmse"] == 1.108
+
+
+def test_shap_for_chosen_periods_and_config_errors(tabular_dataset):
+    import dataclasses
+
+    from stcg.baselines.tabular.run import run_tabular
+    from stcg.config import ConfigError, TabularModelConfig
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())["train_tabular"]
+    cfg = from_dict(TrainTabularConfig, resolve_profile(raw, "tiny"), where="train_tabular")
+    lgbm = dataclasses.replace(cfg.models["LightGBM"], shap_periods=(0, 9), max_rounds=50)
+    cfg = dataclasses.replace(cfg, threads=1, models={"LightGBM": lgbm})
+    meta = read_meta(tabular_dataset)
+    dense = load_dense(tabular_dataset)
+    res = run_tabular(dense, meta, "LightGBM", cfg)
+    shap = res.contributions
+    assert set(shap["period"]) == {0, 9} and set(shap["year"]) == {2020}
+    n_expected = int(res.predictions["period"].isin([0, 9]).sum())
+    assert len(shap) == n_expected
+    with pytest.raises(ConfigError, match="shap: true needs kind lightgbm"):
+        from_dict(TabularModelConfig, {"kind": "knn", "source": "x", "shap": True})
+    with pytest.raises(ConfigError, match="shap_periods must be in 0..45"):
+        from_dict(TabularModelConfig, {"kind": "lightgbm", "source": "x", "shap_periods": [46]})
+    with pytest.raises(ConfigError, match="unknown key"):
+        from_dict(TabularModelConfig, {"kind": "lightgbm", "source": "x", "max_row": 3})

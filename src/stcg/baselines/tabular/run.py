@@ -168,20 +168,21 @@ def run_tabular(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabularCon
     val_pred = model.predict(xv.x)
 
     test_m = regression_metrics(yt, pred)
+    val_m = regression_metrics(yv, val_pred)
     say(f"{name}: test RMSE {test_m['rmse']:.4f}, R2 {test_m['r2']:.4f}, fit {fit_s:.1f} s")
-    numeric_info = {k: v for k, v in model.info.items()
-                    if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    # a few fit decisions for `dvc metrics`; everything else goes to info.json
+    fit_keys = ("best_iteration", "rounds_run", "epochs", "best_epoch", "n_estimators")
     metrics: dict[str, Any] = {
         "test": test_m,
-        "val": regression_metrics(yv, val_pred),
-        "train": {"rows": len(fit), "rows_available": len(fit_all), "features": len(xf.names)},
+        "val": {"rmse": val_m["rmse"], "r2": val_m["r2"]},
+        "train": {"rows": len(fit), "features": len(xf.names)},
         "cost": {
             "fit_seconds": fit_s,
             "predict_seconds": predict_s,
             "peak_rss_mb": peak_rss_mb(),
             "fit_rss_delta_mb": max(0.0, mem.peak_mb - mem.start_mb),
         },
-        "fit": numeric_info,
+        "fit": {k: model.info[k] for k in fit_keys if k in model.info},
     }
     if cuda:
         import torch
@@ -191,16 +192,21 @@ def run_tabular(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabularCon
     predictions = _keys(dense, te).assign(gpp=yt, pred=pred.astype(np.float32))
     contributions = None
     if mcfg.shap:
-        contributions = shap_table(model, dense, te, xt.x, xt.names, mcfg.shap_max_rows, cfg.seed)
+        contributions = shap_table(model, dense, te, xt.x, xt.names, mcfg.shap_max_rows,
+                                   cfg.seed, periods=mcfg.shap_periods)
+        say(f"{name}: TreeSHAP of {len(contributions)} test rows")
     info = {"model": name, "kind": mcfg.kind, "source": mcfg.source, "features": list(xf.names),
+            "rows": {"train_available": len(fit_all), "train_used": len(fit), "val": len(val),
+                     "test": len(te)},
             "fit": model.info, "threads": getattr(model, "threads", None)}
     return TabularResult(predictions=predictions, metrics=metrics, info=info,
                          contributions=contributions)
 
 
 def shap_table(model: Any, dense: Dense, rows: RowIndex, x: np.ndarray, names: tuple[str, ...],
-               max_rows: int | None, seed: int) -> pd.DataFrame:
-    """TreeSHAP contributions of (a uniform subsample of) the test rows.
+               max_rows: int | None, seed: int,
+               periods: tuple[int, ...] | None = None) -> pd.DataFrame:
+    """TreeSHAP contributions of the test rows of ``periods``, then a uniform subsample.
 
     Columns: the sample keys, ``pred``, one ``shap_<feature>`` per feature and
     ``shap_expected_value``; each row's contributions sum to ``pred``.
@@ -208,8 +214,11 @@ def shap_table(model: Any, dense: Dense, rows: RowIndex, x: np.ndarray, names: t
     if not hasattr(model, "contributions"):
         raise TypeError(f"{type(model).__name__} has no TreeSHAP contributions")
     pos = np.arange(len(rows))
-    if max_rows is not None and max_rows < len(rows):
-        pos = np.sort(np.random.default_rng(seed + 2).choice(len(rows), max_rows, replace=False))
+    if periods is not None:
+        pos = pos[np.isin(dense.period[rows.time], np.asarray(periods))]
+    if max_rows is not None and max_rows < len(pos):
+        pick = np.random.default_rng(seed + 2).choice(len(pos), max_rows, replace=False)
+        pos = pos[np.sort(pick)]
     contrib = model.contributions(x[pos])  # [N, F + 1]
     out = _keys(dense, rows.take(pos))
     out["pred"] = contrib.sum(axis=1).astype(np.float32)

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics[key] = read_json(path) if path.exists() else None
     metrics["Ours"] = read_json(args.stcg) if args.stcg.exists() else None
     with args.targets.open() as fh:
-        targets = (yaml.safe_load(fh) or {}).get("table1", {}).get("rows", {})
+        targets = (yaml.safe_load(fh) or {}).get("table1", {})
     df = build_table1(metrics, targets)
 
     profile = active_profile(read_params(args.params))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -68,6 +69,107 @@ def profile(
 
 
 # ---- commands added by other modules register below (keep each in its own block) ----
+
+
+# ---- gee-export (stcg.data.gee, issue 7) ----
+@app.command("gee-export")
+def gee_export(
+    start: Annotated[str, typer.Option(help="First day (the paper's: 2001-01-01).")] = "2001-01-01",
+    end: Annotated[str, typer.Option(
+        help="Last day, inclusive (the paper's: 2020-12-17, which ends with period 43 of 2020; "
+        "2020-12-31 keeps 2020's last two periods).")] = "2020-12-17",
+    years: Annotated[str | None, typer.Option(
+        help="Export only these years, e.g. 2001-2005,2020.")] = None,
+    resolution: Annotated[float, typer.Option(
+        help="Grid spacing in degrees; match build_data.resolution (paper profile: 0.5).")] = 0.5,
+    variables: Annotated[str | None, typer.Option(
+        help="Comma-separated ERA5-Land bands (default: all 26 of the schema).")] = None,
+    pml: Annotated[str, typer.Option(
+        help="PML_V2 GPP collection: v017 (CAS/IGSNRR/PML/V2_v017, the paper's 0.1.7), v018 "
+        "(CAS/IGSNRR/PML/V2_v018) or v22a (projects/pml_evapotranspiration/PML/OUTPUT/PML_V22a)."
+    )] = "v017",
+    gpp_scale: Annotated[float | None, typer.Option(
+        help="Override the factor applied to PML_V2 GPP (default: the catalog's; v22a 0.01)."
+    )] = None,
+    file_format: Annotated[str, typer.Option(
+        "--format", help="csv (a table per year) or geotiff (an image per period).")] = "csv",
+    destination: Annotated[str, typer.Option(
+        help="drive (Google Drive) or gcs (Cloud Storage).")] = "drive",
+    folder: Annotated[str, typer.Option(
+        help="Drive folder, or the bucket with --destination gcs.")] = "stcg_climate2gpp",
+    prefix: Annotated[str, typer.Option(help="File-name prefix of the exports.")] = "climate2gpp",
+    local_dir: Annotated[Path, typer.Option(
+        help="Where the exports are downloaded to (units found there are done).")
+    ] = Path("data/files"),
+    manifest: Annotated[Path, typer.Option(help="Local record of the export tasks.")] = Path(
+        "data/files/gee_manifest.json"),
+    project: Annotated[str | None, typer.Option(
+        help="Google Cloud project registered for Earth Engine (default: $EE_PROJECT).")] = None,
+    service_account: Annotated[str | None, typer.Option(
+        help="Service-account e-mail (with --key-file).")] = None,
+    key_file: Annotated[Path | None, typer.Option(help="Service-account JSON key.")] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the plan and what is done locally; needs no Earth Engine.")
+    ] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Poll until every task has finished.")
+                    ] = False,
+    poll_seconds: Annotated[float, typer.Option(help="Seconds between polls with --wait.")] = 60.0,
+) -> None:
+    """Export the paper's Climate2GPP recipe from Earth Engine, per year (idempotent, resumable).
+
+    Submits one task per year (CSV) or per period (GeoTIFF) that is not done yet: done means its
+    files are in LOCAL_DIR, the manifest records it completed, or Earth Engine lists it completed
+    or running. Download the files into LOCAL_DIR and run `dvc repro` with build_data.source:
+    files. See stcg.data.gee for collections, versions and authentication.
+    """
+    import json
+
+    from stcg.data.gee import EeBackend, ExportRecipe, GeeUnavailable, init_ee, parse_years
+    from stcg.data.periods import parse_date
+
+    try:
+        recipe = ExportRecipe(
+            start=parse_date(start),
+            end=parse_date(end),
+            resolution=resolution,
+            variables=(
+                tuple(v.strip() for v in variables.split(",") if v.strip())
+                if variables
+                else ExportRecipe.variables
+            ),
+            pml=pml,
+            gpp_scale=gpp_scale,
+            file_format=file_format,  # type: ignore[arg-type]
+            destination=destination,  # type: ignore[arg-type]
+            folder=folder,
+            prefix=prefix,
+            years=parse_years(years),
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    from stcg.data.gee import run_export
+
+    typer.echo(json.dumps(recipe.to_json(), indent=2), err=True)
+    backend = None
+    if not dry_run:
+        try:
+            ee = init_ee(project, service_account, key_file)
+        except GeeUnavailable as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        backend = EeBackend(ee, recipe)
+    counts = run_export(
+        recipe,
+        backend,
+        manifest_path=manifest,
+        local_dir=local_dir,
+        wait=wait,
+        poll_seconds=poll_seconds,
+        log=lambda m: typer.echo(m, err=True),
+    )
+    typer.echo(" ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    if any(counts.get(k) for k in ("FAILED", "CANCELLED", "UNKNOWN")):
+        raise typer.Exit(1)
 
 
 def main() -> None:

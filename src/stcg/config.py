@@ -161,7 +161,7 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
             return tuple(_coerce(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
         if len(args) != len(value):
             raise ConfigError(f"{key}: expected {len(args)} items, got {len(value)}")
-        return tuple(_coerce(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        return tuple(_coerce(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
     if origin in (dict, Mapping) or tp is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
@@ -232,6 +232,37 @@ class FilesConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class SimConfig:
+    """Source ``sim``: the simulator's physics knobs (see stcg.data.sim.simulate)."""
+
+    min_land_fraction: float = 0.5
+    spinup_years: int = 2
+    hidden_length_km: float = 1500.0
+    synoptic_length_km: float = 800.0
+    seasonal_length_km: float = 2000.0
+    precip_length_km: float = 500.0
+    synoptic_rho: float = 0.5
+    seasonal_rho: float = 0.93
+    interannual_rho: float = 0.3
+    warming_k_per_year: float = 0.018
+    arctic_amplification: float = 1.5
+    co2_beta: float = 0.5
+    gpp_noise: float = 0.12
+    chunk_cells: int = 2048
+    workers: int = 0
+
+    def validate(self) -> None:
+        """Positive sizes, correlations in [0, 1)."""
+        for name in ("synoptic_rho", "seasonal_rho", "interannual_rho"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"sim.{name} must be in [0, 1)")
+        if self.chunk_cells < 1 or self.workers < 0 or self.spinup_years < 0:
+            raise ValueError("sim.chunk_cells must be >= 1, workers and spinup_years >= 0")
+        if not 0.0 < self.min_land_fraction <= 1.0:
+            raise ValueError("sim.min_land_fraction must be in (0, 1]")
+
+
+@dataclasses.dataclass(frozen=True)
 class BuildDataConfig:
     """Stage ``build_data``."""
 
@@ -241,7 +272,7 @@ class BuildDataConfig:
     variables: tuple[str, ...]
     splits: SplitConfig
     files: FilesConfig = FilesConfig()
-    sim: dict[str, Any] = dataclasses.field(default_factory=dict)
+    sim: SimConfig = SimConfig()
 
     def validate(self) -> None:
         """Variables must be known ERA5-Land bands; the resolution must tile the globe."""
@@ -249,6 +280,165 @@ class BuildDataConfig:
 
         check_variables(self.variables)
         grid_shape(self.resolution)
+
+
+# ---- build_fewshot / fewshot_weekly / fewshot_joint / fewshot_tables (paper Sec. 4.3) ----
+@dataclasses.dataclass(frozen=True)
+class BuildFewshotConfig:
+    """Stage ``build_fewshot``: the few-shot dataset (stcg.baselines.spatial.fewshot).
+
+    Attributes:
+        n_cells: cells sampled uniformly from the land grid (paper: 6000).
+        test_fraction: share of the sampled cells held out (paper: 20 %).
+        seed: sampling and split seed.
+        land_cover: append the IGBP land-cover code as a 27th covariate.
+        weeks: the paper's reported weeks ("Week NN" = period NN - 1), used in every metrics file.
+    """
+
+    n_cells: int
+    test_fraction: float = 0.2
+    seed: int = 0
+    land_cover: bool = True
+    weeks: tuple[int, ...] = (1, 10, 20, 30, 40)
+
+    def validate(self) -> None:
+        """Sizes and weeks must make sense."""
+        if self.n_cells < 2:
+            raise ValueError(f"n_cells: expected >= 2, got {self.n_cells}")
+        if not 0.0 < self.test_fraction < 1.0:
+            raise ValueError(f"test_fraction: expected in (0, 1), got {self.test_fraction}")
+        bad = [w for w in self.weeks if not 1 <= w <= 46]
+        if bad:
+            raise ValueError(f"weeks: expected values in 1..46, got {bad}")
+
+
+@dataclasses.dataclass(frozen=True)
+class GWRFewshotConfig:
+    """GWR settings (mgwr conventions; ``ridge`` 0 = exactly mgwr's estimator).
+
+    Attributes:
+        kernel: bisquare | gaussian | exponential.
+        fixed: fixed distance (km) bandwidth instead of an adaptive neighbour count.
+        criterion: bandwidth selection criterion.
+        bw_min: lower end of the search (None: mgwr's 40 + 2 p).
+        bw_max: upper end (None: mgwr's n).
+        ridge: scale-free ridge on the local normal equations (collinear ERA5-Land bands).
+    """
+
+    kernel: Literal["bisquare", "gaussian", "exponential"] = "bisquare"
+    fixed: bool = False
+    criterion: Literal["AICc", "AIC", "BIC", "CV"] = "AICc"
+    bw_min: float | None = None
+    bw_max: float | None = None
+    ridge: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class GTWRFewshotConfig:
+    """GTWR settings.
+
+    Attributes:
+        kernel, bw_min, bw_max, ridge: as for GWR (bandwidth in neighbours).
+        criterion: AICc | AIC | BIC | CV (in-sample, mgwr's forms) or ``holdout``: RMSE at
+            held-out *training cells* (all their periods) of a fit without them.
+        holdout_fraction: share of the training cells the ``holdout`` criterion holds out.
+        seed: seed of that holdout draw.
+        tau_ratio: search range of ``sqrt(tau) * 1 period / s``, with ``s`` the median distance
+            between neighbouring sampled cells: how many neighbour spacings one period weighs.
+        rounds: bandwidth-then-tau golden-section passes.
+        tol: stopping tolerance of each golden section on the criterion (mgwr: 1e-6 for AICc;
+            1e-4 is ample for the holdout RMSE in gC m-2 d-1).
+        cyclic_time: period 45 neighbours period 0 (climatological year).
+        workers: k-d-tree query threads.
+    """
+
+    kernel: Literal["bisquare", "gaussian", "exponential"] = "bisquare"
+    criterion: Literal["AICc", "AIC", "BIC", "CV", "holdout"] = "AICc"
+    holdout_fraction: float = 0.2
+    seed: int = 0
+    bw_min: float | None = None
+    bw_max: float | None = None
+    tau_ratio: tuple[float, float] = (0.1, 10.0)
+    rounds: int = 2
+    tol: float = 1.0e-6
+    ridge: float = 0.0
+    cyclic_time: bool = True
+    workers: int = 1
+
+    def validate(self) -> None:
+        """The tau range must be positive and increasing."""
+        lo, hi = self.tau_ratio
+        if not 0 < lo < hi:
+            raise ValueError(f"tau_ratio: expected 0 < lo < hi, got {self.tau_ratio}")
+        if not 0.0 < self.holdout_fraction < 0.5:
+            raise ValueError(f"holdout_fraction: expected in (0, 0.5), got {self.holdout_fraction}")
+
+
+@dataclasses.dataclass(frozen=True)
+class NNWRFewshotConfig:
+    """GNNWR / GTNNWR settings (stcg.baselines.spatial.gnnwr.GNNWRSettings, plus the split).
+
+    Attributes:
+        val_fraction: share of the training cells used for early stopping only.
+        others: see ``GNNWRSettings``.
+    """
+
+    val_fraction: float = 0.1
+    hidden: tuple[int, ...] = ()
+    max_hidden: int = 256
+    stpnn_hidden: tuple[int, ...] = (3,)
+    dropout: float = 0.0
+    batch_norm: bool = True
+    prelu_init: float = 0.4
+    optimizer: Literal["adam", "adamw", "adagrad"] = "adam"
+    lr: float = 0.01
+    weight_decay: float = 0.001
+    batch_size: int = 128
+    max_epochs: int = 300
+    patience: int = 50
+    max_reference: int = 1024
+    ols_ridge: float = 0.0
+    seed: int = 0
+
+    def validate(self) -> None:
+        """The validation share must leave training cells."""
+        if not 0.0 < self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction: expected in (0, 0.5), got {self.val_fraction}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FewshotWeeklyConfig:
+    """Stage ``fewshot_weekly``: GWR and GNNWR, one model per week (DVC matrix over weeks)."""
+
+    gwr: GWRFewshotConfig
+    gnnwr: NNWRFewshotConfig
+    device: str = "auto"
+
+
+@dataclasses.dataclass(frozen=True)
+class FewshotJointConfig:
+    """Stage ``fewshot_joint``: GTWR (and GTNNWR) on all 46 periods jointly."""
+
+    gtwr: GTWRFewshotConfig
+    gtnnwr: NNWRFewshotConfig
+    device: str = "auto"
+
+
+@dataclasses.dataclass(frozen=True)
+class FewshotTablesConfig:
+    """Stage ``fewshot_tables``: paper Tables 2 and 3 with the paper's numbers beside ours.
+
+    Attributes:
+        table2_methods: Table 2 columns in order (the paper's: gwr, gnnwr, gtwr, stcg).
+        extra_methods: further columns shown after them when their metrics exist.
+        table3_methods: Table 3 columns (paper: gnnwr vs stcg).
+        table3_week: the week Table 3 reports (its test numbers are Table 2's week 40).
+    """
+
+    table2_methods: tuple[str, ...] = ("gwr", "gnnwr", "gtwr", "stcg")
+    extra_methods: tuple[str, ...] = ("gtnnwr",)
+    table3_methods: tuple[str, ...] = ("gnnwr", "stcg")
+    table3_week: int = 40
 
 
 # ---- train_tabular ----

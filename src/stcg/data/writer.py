@@ -83,6 +83,13 @@ class DatasetWriter:
                           self.root / "truth" / f"year={year}" / "part-0.parquet")
         self._years.append(int(year))
 
+    def mark_written(self, years: tuple[int, ...] | list[int]) -> None:
+        """Record years whose parts were written directly under ``root`` (parallel writers)."""
+        for y in years:
+            if not any((self.root / "samples" / f"year={y}").glob("*.parquet")):
+                raise ValueError(f"year {y}: no samples parts under {self.root}")
+            self._years.append(int(y))
+
     def write_truth_cells(self, df: pd.DataFrame) -> None:
         """Write the simulator's per-cell unobserved fields."""
         write_parquet(df.sort_values("cell_id", ignore_index=True), self.root / "truth_cells.parquet")

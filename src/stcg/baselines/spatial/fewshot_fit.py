@@ -1,0 +1,204 @@
+"""Fitting GWR, GNNWR (per week) and GTWR, GTNNWR (all periods) on the few-shot data.
+
+Each function returns a :class:`~stcg.baselines.spatial.fewshot.FewShotPrediction` covering
+every cell (training cells: in-sample fit; held-out cells: out-of-sample prediction).  All
+methods use great-circle geometry on ``(lon, lat)``: GWR/GNNWR haversine km (mgwr's), GTWR chord
+km (see :mod:`stcg.baselines.spatial.gtwr`), and cyclic time over the 46 periods.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from stcg.baselines.spatial.fewshot import (
+    FewShot,
+    FewShotPrediction,
+    Standardizer,
+    _expand,
+    week_key,
+    week_to_period,
+)
+from stcg.baselines.spatial.gnnwr import GNNWR, GNNWRSettings
+from stcg.baselines.spatial.gtwr import GTWR
+from stcg.baselines.spatial.gwr import GWR
+from stcg.baselines.spatial.neighbors import default_device
+from stcg.config import (
+    GTWRFewshotConfig,
+    GWRFewshotConfig,
+    NNWRFewshotConfig,
+)
+from stcg.data.schema import PERIODS_PER_YEAR
+
+ProgressFn = Callable[[str], None]
+
+
+def resolve_device(name: str):
+    """``auto`` -> CUDA when available else CPU; otherwise the named torch device."""
+    return default_device(None if name == "auto" else name)
+
+
+def _names(fs: FewShot) -> tuple[str, ...]:
+    return ("intercept", *fs.features)
+
+
+def _settings(cfg: NNWRFewshotConfig) -> GNNWRSettings:
+    return GNNWRSettings(
+        hidden=tuple(cfg.hidden), max_hidden=cfg.max_hidden,
+        stpnn_hidden=tuple(cfg.stpnn_hidden), dropout=cfg.dropout, batch_norm=cfg.batch_norm,
+        prelu_init=cfg.prelu_init, optimizer=cfg.optimizer, lr=cfg.lr,
+        weight_decay=cfg.weight_decay, batch_size=cfg.batch_size, max_epochs=cfg.max_epochs,
+        patience=cfg.patience, max_reference=cfg.max_reference, ols_ridge=cfg.ols_ridge,
+        seed=cfg.seed,
+    )
+
+
+def _val_mask(n_train: int, fraction: float, seed: int) -> np.ndarray:
+    n_val = max(1, min(n_train - 2, int(round(n_train * fraction))))
+    mask = np.zeros(n_train, dtype=bool)
+    mask[np.random.default_rng(seed).permutation(n_train)[:n_val]] = True
+    return mask
+
+
+def fit_gwr_week(
+    fs: FewShot, week: int, cfg: GWRFewshotConfig, device: str = "auto",
+    progress: ProgressFn | None = None,
+) -> FewShotPrediction:
+    """GWR on the training cells at one week, AICc bandwidth, prediction at held-out cells."""
+    p = week_to_period(week)
+    tr = fs.train
+    std = Standardizer.fit(fs.x[tr, p])
+    xs = std.transform(fs.x[:, p])
+    model = GWR(fs.coords[tr], fs.y[tr, p], xs[tr], kernel=cfg.kernel, fixed=cfg.fixed,
+                spherical=True, ridge=cfg.ridge, device=resolve_device(device))
+    sel = model.select_bandwidth(cfg.criterion, bw_min=cfg.bw_min, bw_max=cfg.bw_max,
+                                 skip_singular=True)
+    if progress:
+        progress(f"gwr {week_key(week)}: bandwidth {sel.bw} ({len(sel.history)} fits)")
+    res = model.fit(sel.bw)
+    out = model.predict(fs.coords[~tr], xs[~tr], sel.bw)
+    pred = np.empty(fs.n)
+    pred[tr], pred[~tr] = res.predy, out.predictions
+    coef = np.empty((fs.n, model.p))
+    coef[tr], coef[~tr] = res.params, out.params
+    return FewShotPrediction(
+        method="gwr", periods=(p,), pred=pred[:, None],
+        coef=_expand(coef, std.keep)[:, None, :], coef_names=_names(fs),
+        info={"bandwidth": sel.bw, "aicc": res.aicc, "tr_S": res.tr_S,
+              "n_covariates": int(std.keep.sum()), "fits": len(sel.history)},
+        scaling={week_key(week): std.to_json(fs.features)},
+    )
+
+
+def fit_gnnwr_week(
+    fs: FewShot, week: int, cfg: NNWRFewshotConfig, device: str = "auto",
+    progress: Callable[[int, float, float], None] | None = None,
+) -> FewShotPrediction:
+    """GNNWR on the training cells at one week (a validation share for early stopping)."""
+    p = week_to_period(week)
+    tr = fs.train
+    std = Standardizer.fit(fs.x[tr, p])
+    xs = std.transform(fs.x[:, p])
+    val = _val_mask(int(tr.sum()), cfg.val_fraction, cfg.seed)
+    model = GNNWR(fs.coords[tr], xs[tr], fs.y[tr, p], val, spherical=True,
+                  settings=_settings(cfg), device=resolve_device(device), progress=progress)
+    pred, coef = model.predict(fs.coords, xs)
+    h = model.history
+    return FewShotPrediction(
+        method="gnnwr", periods=(p,), pred=pred[:, None],
+        coef=_expand(coef, std.keep)[:, None, :], coef_names=_names(fs),
+        info={"best_epoch": h.best_epoch, "epochs": len(h.train_loss),
+              "best_val_mse": min(h.val_loss), "n_reference": len(model.ref_coords),
+              "n_covariates": int(std.keep.sum())},
+        scaling={week_key(week): std.to_json(fs.features)},
+    )
+
+
+def _stacked(fs: FewShot, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(coords, t, X, y) of ``cells`` at all periods, cell-major: ``[m * 46, ...]``."""
+    m = int(cells.sum())
+    coords = np.repeat(fs.coords[cells], PERIODS_PER_YEAR, axis=0)
+    t = np.tile(np.arange(PERIODS_PER_YEAR, dtype=np.float64), m)
+    X = fs.x[cells].reshape(m * PERIODS_PER_YEAR, -1)
+    y = fs.y[cells].reshape(-1)
+    return coords, t, X, y
+
+
+def fit_gtwr(
+    fs: FewShot, cfg: GTWRFewshotConfig, device: str = "auto",
+    progress: Callable[[float, float, float], None] | None = None,
+) -> FewShotPrediction:
+    """GTWR on all (training cell, period) samples; (bw, tau) by AICc; held-out prediction."""
+    tr = fs.train
+    c_tr, t_tr, x_tr, y_tr = _stacked(fs, tr)
+    c_te, t_te, x_te, _ = _stacked(fs, ~tr)
+    std = Standardizer.fit(x_tr)
+    model = GTWR(c_tr, t_tr, y_tr, std.transform(x_tr), kernel=cfg.kernel, spherical=True,
+                 time_period=float(PERIODS_PER_YEAR) if cfg.cyclic_time else None,
+                 ridge=cfg.ridge, device=resolve_device(device), workers=cfg.workers)
+    s, tstep = model.spatial_scale(), model.time_scale()
+    base = (s / tstep) ** 2
+    tau_bounds = (base * cfg.tau_ratio[0] ** 2, base * cfg.tau_ratio[1] ** 2)
+    bw_lo = cfg.bw_min if cfg.bw_min is not None else float(40 + 2 * model.p)
+    bw_hi = cfg.bw_max if cfg.bw_max is not None else float(model.n)
+    holdout = None
+    if cfg.criterion == "holdout":
+        held = _val_mask(int(tr.sum()), cfg.holdout_fraction, cfg.seed)
+        holdout = np.repeat(held, PERIODS_PER_YEAR)  # whole cells, all periods
+    sel = model.select(cfg.criterion, bw_bounds=(bw_lo, min(bw_hi, model.n)),
+                       tau_bounds=tau_bounds, rounds=cfg.rounds, progress=progress,
+                       skip_singular=True, holdout=holdout, tol=cfg.tol, tau_tol=cfg.tol)
+    bw = sel.bw
+    if holdout is not None:
+        # the holdout fits saw (1 - holdout share) of the samples: keep the neighbourhood's
+        # extent, not its count, when refitting on all of them
+        bw = float(min(model.n, round(sel.bw * model.n / int((~holdout).sum()))))
+    res = model.fit(bw, sel.tau)
+    pred_te, coef_te = model.predict(c_te, t_te, std.transform(x_te), bw, sel.tau)
+    n_tr, n_te = int(tr.sum()), int((~tr).sum())
+    pred = np.empty((fs.n, PERIODS_PER_YEAR))
+    pred[tr] = res.predy.reshape(n_tr, PERIODS_PER_YEAR)
+    pred[~tr] = pred_te.reshape(n_te, PERIODS_PER_YEAR)
+    coef = np.empty((fs.n, PERIODS_PER_YEAR, model.p))
+    coef[tr] = res.params.reshape(n_tr, PERIODS_PER_YEAR, -1)
+    coef[~tr] = coef_te.reshape(n_te, PERIODS_PER_YEAR, -1)
+    return FewShotPrediction(
+        method="gtwr", periods=tuple(range(PERIODS_PER_YEAR)), pred=pred,
+        coef=_expand(coef, std.keep), coef_names=_names(fs),
+        info={"bandwidth": bw, "selected_bandwidth": sel.bw, "tau": sel.tau,
+              "selection_score": sel.score,
+              "period_in_km": math.sqrt(sel.tau) * tstep, "neighbour_spacing_km": s,
+              "aicc": res.aicc, "tr_S": res.tr_S, "fits": len(sel.history),
+              "n_covariates": int(std.keep.sum())},
+        scaling={"all": std.to_json(fs.features)},
+    )
+
+
+def fit_gtnnwr(
+    fs: FewShot, cfg: NNWRFewshotConfig, device: str = "auto", cyclic_time: bool = True,
+    progress: Callable[[int, float, float], None] | None = None,
+) -> FewShotPrediction:
+    """GTNNWR on all (training cell, period) samples; validation cells for early stopping."""
+    tr = fs.train
+    n_tr = int(tr.sum())
+    c_tr, t_tr, x_tr, y_tr = _stacked(fs, tr)
+    std = Standardizer.fit(x_tr)
+    val_cells = _val_mask(n_tr, cfg.val_fraction, cfg.seed)
+    val = np.repeat(val_cells, PERIODS_PER_YEAR)  # whole cells, so validation is out-of-sample
+    model = GNNWR(c_tr, std.transform(x_tr), y_tr, val, t=t_tr, spherical=True,
+                  time_period=float(PERIODS_PER_YEAR) if cyclic_time else None,
+                  settings=_settings(cfg), device=resolve_device(device), progress=progress)
+    c_all, t_all, x_all, _ = _stacked(fs, np.ones(fs.n, dtype=bool))
+    pred, coef = model.predict(c_all, std.transform(x_all), t_all)
+    h = model.history
+    return FewShotPrediction(
+        method="gtnnwr", periods=tuple(range(PERIODS_PER_YEAR)),
+        pred=pred.reshape(fs.n, PERIODS_PER_YEAR),
+        coef=_expand(coef, std.keep).reshape(fs.n, PERIODS_PER_YEAR, -1), coef_names=_names(fs),
+        info={"best_epoch": h.best_epoch, "epochs": len(h.train_loss),
+              "best_val_mse": min(h.val_loss), "n_reference": len(model.ref_coords),
+              "n_covariates": int(std.keep.sum())},
+        scaling={"all": std.to_json(fs.features)},
+    )

@@ -1,0 +1,62 @@
+"""The strict params loader and profiles."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from stcg.config import (
+    PROFILES,
+    BuildDataConfig,
+    ConfigError,
+    SplitConfig,
+    from_dict,
+    load_section,
+    resolve_profile,
+)
+
+from .conftest import REPO
+
+
+def test_repository_params_load_for_every_profile(tmp_path):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for profile in PROFILES:
+        params["profile"] = profile
+        p = tmp_path / f"{profile}.yaml"
+        p.write_text(yaml.safe_dump(params))
+        cfg = load_section(BuildDataConfig, "build_data", p)
+        assert len(cfg.variables) == 26
+    assert load_section(BuildDataConfig, "build_data", tmp_path / "paper.yaml").resolution == 0.5
+    assert load_section(BuildDataConfig, "build_data", tmp_path / "tiny.yaml").resolution == 10.0
+
+
+def test_profile_switch_falls_back_to_default():
+    v = {"a": {"tiny": 1, "default": 2}, "b": [{"paper": 3, "default": 4}], "c": 5}
+    assert resolve_profile(v, "paper") == {"a": 2, "b": [3], "c": 5}
+    assert resolve_profile(v, "tiny") == {"a": 1, "b": [4], "c": 5}
+    with pytest.raises(ConfigError):
+        resolve_profile({"x": {"paper": 1}}, "tiny")
+    with pytest.raises(ConfigError):
+        resolve_profile(v, "huge")
+
+
+def test_unknown_missing_and_mistyped_keys_name_the_path():
+    good = {"train_years": [2001, 2019], "test_years": [2020, 2020]}
+    assert from_dict(SplitConfig, good).train_years == (2001, 2019)
+    with pytest.raises(ConfigError, match=r"build_data.splits: unknown key\(s\) \['val_years'\]"):
+        from_dict(SplitConfig, {**good, "val_years": [1, 2]}, where="build_data.splits")
+    with pytest.raises(ConfigError, match="test_years: missing"):
+        from_dict(SplitConfig, {"train_years": [2001, 2019]})
+    with pytest.raises(ConfigError, match=r"train_years\[0\]: expected an integer"):
+        from_dict(SplitConfig, {**good, "train_years": ["2001", 2019]})
+    with pytest.raises(ConfigError, match="overlap"):
+        from_dict(SplitConfig, {"train_years": [2001, 2020], "test_years": [2020, 2020]})
+
+
+def test_bad_variable_is_rejected(tmp_path):
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["build_data"]["variables"][0] = "temperature_2m_degC"
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigError, match="temperature_2m_degC"):
+        load_section(BuildDataConfig, "build_data", p)

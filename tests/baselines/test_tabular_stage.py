@@ -161,3 +161,24 @@ def test_on_the_simulated_tiny_dataset(tiny_dataset, tiny_params, tmp_path):
     assert set(shap["period"]) == {0, 9, 19, 29}  # the weeks of the paper's Figure 5
     assert len(shap) == int(pred["period"].isin([0, 9, 19, 29]).sum())
     assert shap.shape[1] == 7 + 27 + 1  # keys + pred, 27 features, expected value
+
+
+@pytest.mark.parametrize("model", ["LightGBM", "NeuralNetFastAI", "TabNet"])
+def test_lagged_features_option(model, tabular_dataset):
+    """features.lags = 3: the previous two periods join as columns (NaN before the data start)."""
+    import dataclasses
+
+    from stcg.baselines.tabular.run import run_tabular
+    from stcg.config import TabularFeaturesConfig
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())["train_tabular"]
+    cfg = from_dict(TrainTabularConfig, resolve_profile(raw, "tiny"), where="train_tabular")
+    mcfg = dataclasses.replace(cfg.models[model], shap=False, max_rounds=50, epochs=2)
+    cfg = dataclasses.replace(cfg, threads=1, models={model: mcfg},
+                              features=TabularFeaturesConfig(lags=3, land_cover=True))
+    meta = read_meta(tabular_dataset)
+    res = run_tabular(load_dense(tabular_dataset), meta, model, cfg)
+    assert res.metrics["train"]["features"] == 5 * 3 + 1
+    assert res.info["features"][5] == "temperature_2m_lag1"
+    assert np.all(np.isfinite(res.predictions["pred"]))
+    assert res.metrics["test"]["r2"] > 0.0

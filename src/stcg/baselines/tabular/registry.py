@@ -1,0 +1,67 @@
+"""Building a Table 1 wrapper from its ``params.yaml`` entry (``train_tabular.models.<name>``)."""
+
+from __future__ import annotations
+
+from stcg.baselines.tabular.base import TabularModel
+from stcg.config import TabularModelConfig, TabularOptimConfig
+
+FRAME_KINDS = ("tabnet", "excelformer", "resnet", "ft_transformer")
+
+
+def build_model(
+    cfg: TabularModelConfig,
+    optim: TabularOptimConfig | None = None,
+    seed: int = 0,
+    threads: int = 0,
+    device: str = "auto",
+    standardize_target: bool = False,
+) -> TabularModel:
+    """The wrapper for ``cfg.kind`` with ``cfg.params`` and its budget.
+
+    Args:
+        cfg: the model's config.
+        optim: the shared optimiser of the pytorch-frame models (default: the paper's).
+        seed: random seed.
+        threads: CPU threads (0 = all).
+        device: torch device for the neural models.
+        standardize_target: pytorch-frame models train on the standardised target.
+
+    Returns:
+        An unfitted :class:`TabularModel`.
+    """
+    params = dict(cfg.params)
+    kind = cfg.kind
+    if kind == "lightgbm":
+        from stcg.baselines.tabular.gbdt import LightGBMModel
+
+        return LightGBMModel(params, seed, threads, max_rounds=cfg.max_rounds)
+    if kind == "xgboost":
+        from stcg.baselines.tabular.gbdt import XGBoostModel
+
+        return XGBoostModel(params, seed, threads, max_rounds=cfg.max_rounds)
+    if kind == "catboost":
+        from stcg.baselines.tabular.gbdt import CatBoostModel
+
+        return CatBoostModel(params, seed, threads, max_rounds=cfg.max_rounds)
+    if kind == "knn":
+        from stcg.baselines.tabular.sklearn_models import KNNModel
+
+        return KNNModel(params, seed, threads)
+    if kind == "random_forest":
+        from stcg.baselines.tabular.sklearn_models import RandomForestModel
+
+        return RandomForestModel(params, seed, threads, n_estimators_cap=cfg.n_estimators_cap)
+    if kind == "fastai_mlp":
+        from stcg.baselines.tabular.mlp import FastAIMLPModel
+
+        return FastAIMLPModel(params, seed, threads, device=device, epochs_cap=cfg.epochs)
+    if kind in FRAME_KINDS:
+        from stcg.baselines.tabular.frame import FrameModel
+
+        o = optim or TabularOptimConfig()
+        return FrameModel(kind, params, seed, threads, device=device,
+                          epochs=cfg.epochs if cfg.epochs is not None else o.epochs,
+                          batch_size=o.batch_size, lr=o.lr, lr_final=o.lr_final,
+                          decay_fraction=o.decay_fraction, weight_decay=o.weight_decay,
+                          standardize_target=standardize_target)
+    raise ValueError(f"unknown tabular model kind {kind!r}")

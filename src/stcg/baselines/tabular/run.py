@@ -1,0 +1,236 @@
+"""Fit one Table 1 baseline on the training years and score it on the test year (no file I/O).
+
+Protocol (paper Section 4.2 with AutoGluon 1.1.1's defaults, see :mod:`.protocol`):
+
+1. rows: :func:`stcg.data.splits.train_rows` / :func:`stcg.data.splits.test_rows`, the very
+   samples ``train_stcg`` uses;
+2. an AutoGluon-style random hold-out of the training rows (``default_holdout_frac``) for early
+   stopping, identical for every model (same seed);
+3. the remaining rows, uniformly subsampled to the model's ``max_train_rows`` budget;
+4. features from :func:`.features.design_matrix` (current period + land cover, optional lags);
+5. fit, predict the test rows, RMSE / MAE / R2, wall-clock fit and predict seconds, memory.
+
+Memory: ``peak_rss_mb`` is the process's high-water resident set (``getrusage``; it includes the
+loaded dataset), ``fit_rss_delta_mb`` the sampled peak during ``fit`` above the resident set just
+before it, and ``cuda_peak_mb`` the CUDA allocator's peak when a GPU is used.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stcg.baselines.tabular.features import design_matrix, targets
+from stcg.baselines.tabular.protocol import holdout_split
+from stcg.baselines.tabular.registry import build_model
+from stcg.config import TrainTabularConfig
+from stcg.data.dataset import DatasetMeta, Dense
+from stcg.data.splits import RowIndex, test_rows, train_rows
+
+_PAGE = 4096
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process in MiB (Linux ``/proc``; else the peak)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * _PAGE / 2**20
+    except (OSError, IndexError, ValueError):
+        return peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """High-water resident set size of this process in MiB."""
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 2**20 if sys.platform == "darwin" else r / 2**10
+
+
+class MemorySampler:
+    """Context manager sampling :func:`rss_mb` in a thread; ``peak_mb`` and ``start_mb`` after."""
+
+    def __init__(self, interval_s: float = 0.02) -> None:
+        self.interval_s = interval_s
+        self.start_mb = 0.0
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.peak_mb = max(self.peak_mb, rss_mb())
+
+    def __enter__(self) -> MemorySampler:
+        self.start_mb = self.peak_mb = rss_mb()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, rss_mb())
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """RMSE, MAE, R2 (``1 - SSE / SST`` around the observed mean), bias and count."""
+    y = np.asarray(y, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    if y.shape != pred.shape or y.size == 0:
+        raise ValueError(f"y {y.shape} and pred {pred.shape} must be equal and non-empty")
+    err = pred - y
+    sst = float(np.sum((y - y.mean()) ** 2))
+    return {
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mae": float(np.mean(np.abs(err))),
+        "r2": float(1.0 - np.sum(err**2) / sst) if sst > 0 else float("nan"),
+        "bias": float(np.mean(err)),
+        "n": int(y.size),
+    }
+
+
+@dataclass
+class TabularResult:
+    """Outputs of :func:`run_tabular`.
+
+    Attributes:
+        predictions: one row per test sample: keys, observed ``gpp``, predicted ``pred``.
+        metrics: small nested numeric dict for ``reports/metrics/tabular/<model>.json``.
+        info: what the fit decided (iterations, epochs, ...), JSON-able.
+        contributions: TreeSHAP table (LightGBM with ``shap: true``), else None.
+    """
+
+    predictions: pd.DataFrame
+    metrics: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+    contributions: pd.DataFrame | None = None
+
+
+def _keys(dense: Dense, rows: RowIndex) -> pd.DataFrame:
+    return pd.DataFrame({
+        "cell_id": dense.cell_id[rows.cell].astype(np.int32),
+        "lon": dense.lon[rows.cell].astype(np.float32),
+        "lat": dense.lat[rows.cell].astype(np.float32),
+        "year": dense.year[rows.time].astype(np.int16),
+        "period": dense.period[rows.time].astype(np.int8),
+        "land_cover": dense.land_cover[rows.cell].astype(np.int8),
+    })
+
+
+def run_tabular(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabularConfig,
+                log: Any = None) -> TabularResult:
+    """Fit model ``name`` of ``cfg.models`` and score it on the test year.
+
+    Args:
+        dense: the dataset, loaded over the training and test years.
+        meta: its metadata (the split).
+        name: key in ``cfg.models``.
+        cfg: the ``train_tabular`` config.
+        log: optional ``str -> None`` progress callback.
+
+    Returns:
+        A :class:`TabularResult`.
+    """
+    say = log or (lambda _m: None)
+    if name not in cfg.models:
+        raise KeyError(f"train_tabular.models has no {name!r}; known: {sorted(cfg.models)}")
+    mcfg = cfg.models[name]
+    lags, lc = cfg.features.lags, cfg.features.land_cover
+
+    tr, te = train_rows(dense, meta), test_rows(dense, meta)
+    if len(tr) < 2 or len(te) == 0:
+        raise ValueError(f"{name}: {len(tr)} training and {len(te)} test rows; need both")
+    fit_pos, val_pos = holdout_split(len(tr), cfg.seed)
+    fit_all = tr.take(fit_pos)
+    fit = fit_all.subsample(mcfg.max_train_rows, cfg.seed + 1)
+    val = tr.take(val_pos)
+    say(f"{name}: {len(fit)}/{len(fit_all)} fit rows, {len(val)} validation rows, "
+        f"{len(te)} test rows, lags={lags}")
+    xf, xv, xt = (design_matrix(dense, r, lags, lc) for r in (fit, val, te))
+    yf, yv, yt = (targets(dense, r) for r in (fit, val, te))
+
+    model = build_model(mcfg, cfg.optim, seed=cfg.seed, threads=cfg.threads, device=cfg.device,
+                        standardize_target=cfg.nn_standardize_target)
+    cuda = _cuda_reset(getattr(model, "device", None))
+    with MemorySampler() as mem:
+        t0 = time.perf_counter()
+        model.fit(xf.x, yf, xv.x, yv, cat_features=xf.cat_features, feature_names=xf.names)
+        fit_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pred = model.predict(xt.x)
+    predict_s = time.perf_counter() - t0
+    val_pred = model.predict(xv.x)
+
+    test_m = regression_metrics(yt, pred)
+    val_m = regression_metrics(yv, val_pred)
+    say(f"{name}: test RMSE {test_m['rmse']:.4f}, R2 {test_m['r2']:.4f}, fit {fit_s:.1f} s")
+    # a few fit decisions for `dvc metrics`; everything else goes to info.json
+    fit_keys = ("best_iteration", "rounds_run", "epochs", "best_epoch", "n_estimators")
+    metrics: dict[str, Any] = {
+        "test": test_m,
+        "val": {"rmse": val_m["rmse"], "r2": val_m["r2"]},
+        "train": {"rows": len(fit), "features": len(xf.names)},
+        "cost": {
+            "fit_seconds": fit_s,
+            "predict_seconds": predict_s,
+            "peak_rss_mb": peak_rss_mb(),
+            "fit_rss_delta_mb": max(0.0, mem.peak_mb - mem.start_mb),
+        },
+        "fit": {k: model.info[k] for k in fit_keys if k in model.info},
+    }
+    if cuda:
+        import torch
+
+        metrics["cost"]["cuda_peak_mb"] = torch.cuda.max_memory_allocated() / 2**20
+
+    predictions = _keys(dense, te).assign(gpp=yt, pred=pred.astype(np.float32))
+    contributions = None
+    if mcfg.shap:
+        contributions = shap_table(model, dense, te, xt.x, xt.names, mcfg.shap_max_rows,
+                                   cfg.seed, periods=mcfg.shap_periods)
+        say(f"{name}: TreeSHAP of {len(contributions)} test rows")
+    info = {"model": name, "kind": mcfg.kind, "source": mcfg.source, "features": list(xf.names),
+            "rows": {"train_available": len(fit_all), "train_used": len(fit), "val": len(val),
+                     "test": len(te)},
+            "fit": model.info, "threads": getattr(model, "threads", None)}
+    return TabularResult(predictions=predictions, metrics=metrics, info=info,
+                         contributions=contributions)
+
+
+def shap_table(model: Any, dense: Dense, rows: RowIndex, x: np.ndarray, names: tuple[str, ...],
+               max_rows: int | None, seed: int,
+               periods: tuple[int, ...] | None = None) -> pd.DataFrame:
+    """TreeSHAP contributions of the test rows of ``periods``, then a uniform subsample.
+
+    Columns: the sample keys, ``pred``, one ``shap_<feature>`` per feature and
+    ``shap_expected_value``; each row's contributions sum to ``pred``.
+    """
+    if not hasattr(model, "contributions"):
+        raise TypeError(f"{type(model).__name__} has no TreeSHAP contributions")
+    pos = np.arange(len(rows))
+    if periods is not None:
+        pos = pos[np.isin(dense.period[rows.time], np.asarray(periods))]
+    if max_rows is not None and max_rows < len(pos):
+        pick = np.random.default_rng(seed + 2).choice(len(pos), max_rows, replace=False)
+        pos = pos[np.sort(pick)]
+    contrib = model.contributions(x[pos])  # [N, F + 1]
+    out = _keys(dense, rows.take(pos))
+    out["pred"] = contrib.sum(axis=1).astype(np.float32)
+    cols = {f"shap_{n}": contrib[:, j].astype(np.float32) for j, n in enumerate(names)}
+    cols["shap_expected_value"] = contrib[:, -1].astype(np.float32)
+    return pd.concat([out, pd.DataFrame(cols)], axis=1)
+
+
+def _cuda_reset(device: Any) -> bool:
+    if device is None or getattr(device, "type", "cpu") != "cuda":
+        return False
+    import torch
+
+    torch.cuda.reset_peak_memory_stats(device)
+    return True

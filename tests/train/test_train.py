@@ -57,6 +57,12 @@ def test_gather_windows(toy_data, toy_graph) -> None:
     assert (tr % t_all).min() == 3 and (tr % t_all).max() == 91
     te = sample_indices(dense, (2020,), 4, full_window=False)
     assert (te % t_all).min() == 92 and te.size == dense.n_cells * 46
+    # exactly the Table 1 test rows
+    from stcg.data.dataset import read_meta
+    from stcg.data.splits import test_rows
+
+    rows = test_rows(dense, read_meta(toy_data))
+    assert np.array_equal(te, rows.cell * t_all + rows.time)
 
 
 def test_paper_lr_schedule() -> None:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from stcg.data.dataset import Dense
+from stcg.data.splits import rows_for_years
 from stcg.model.stcg import N_LAND_COVER
 
 
@@ -167,7 +168,11 @@ def to_device(
 
 
 def sample_indices(dense: Dense, years: tuple[int, ...], window: int, full_window: bool) -> np.ndarray:
-    """Flat indices ``c * T + t`` of the samples of ``years`` with a finite target.
+    """Flat indices ``c * T + t`` of the samples of ``years`` (:mod:`stcg.data.splits`' rows).
+
+    The rows are those of :func:`stcg.data.splits.rows_for_years` (every (cell, time) of the years
+    with a finite target), the definition the Table 1 baselines share; with ``full_window`` the
+    rows whose window would start before the first loaded period are dropped (training only).
 
     Args:
         dense: the loaded dataset.
@@ -176,10 +181,8 @@ def sample_indices(dense: Dense, years: tuple[int, ...], window: int, full_windo
         full_window: require ``t >= L-1`` (the window lies inside the loaded data).
 
     Returns:
-        ``[N]`` int64, ascending.
+        ``[N]`` int64, ascending (by cell, then time).
     """
-    tmask = np.isin(dense.year, np.asarray(years))
-    if full_window:
-        tmask &= np.arange(dense.n_times) >= window - 1
-    ok = np.isfinite(dense.y) & tmask[None, :]
-    return np.flatnonzero(ok.reshape(-1)).astype(np.int64)
+    rows = rows_for_years(dense, years)
+    keep = rows.time >= window - 1 if full_window else slice(None)
+    return (rows.cell[keep] * dense.n_times + rows.time[keep]).astype(np.int64)

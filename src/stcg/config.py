@@ -748,3 +748,110 @@ class TrainTabularConfig:
             raise ValueError("models: at least one model is needed")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
+
+
+# ---- interpret / figures / report (paper Section 4.4, Figures 4-5; the report) ----
+@dataclasses.dataclass(frozen=True)
+class InterpretConfig:
+    """Stage ``interpret``: score the learned weights against the simulator's truth.
+
+    Attributes:
+        groups: limiting factor (the simulator's ``meta.extra.limiting_factors``: temperature,
+            water, light) -> the input features pooled into it for the dominant-group score.
+        group_importance: ``abs_sum`` (|sum of the group's values|) or ``sum_abs``.
+        min_gpp_true: samples with a smaller noise-free GPP (gC m-2 d-1) are not scored.
+        map_weeks: weeks of the limiting-factor maps ("Week NN" = period NN - 1).
+        dpi: PNG resolution.
+    """
+
+    groups: Mapping[str, tuple[str, ...]]
+    group_importance: Literal["abs_sum", "sum_abs"] = "abs_sum"
+    min_gpp_true: float = 0.5
+    map_weeks: tuple[int, ...] = (1, 10, 20, 30)
+    dpi: int = 110
+
+    def validate(self) -> None:
+        """Known features, weeks in 1..46."""
+        from stcg.data.schema import VARIABLES
+
+        unknown = sorted({f for fs in self.groups.values() for f in fs} - set(VARIABLES))
+        if unknown:
+            raise ValueError(f"groups: unknown feature(s) {unknown}")
+        bad = [w for w in self.map_weeks if not 1 <= w <= 46]
+        if bad:
+            raise ValueError(f"map_weeks: expected values in 1..46, got {bad}")
+        if self.dpi < 30:
+            raise ValueError(f"dpi: expected >= 30, got {self.dpi}")
+
+
+@dataclasses.dataclass(frozen=True)
+class RegionConfig:
+    """One Figure 4 region: a lon/lat box (degrees; ``lon[0] > lon[1]`` wraps the dateline),
+    optionally restricted to some IGBP classes (short names such as ``EBF``; empty = all)."""
+
+    name: str
+    lon: tuple[float, float]
+    lat: tuple[float, float]
+    land_cover: tuple[str, ...] = ()
+
+    def validate(self) -> None:
+        """Box inside the globe, known classes."""
+        from stcg.data.schema import IGBP_SHORT
+
+        if not (-180 <= self.lon[0] <= 180 and -180 <= self.lon[1] <= 180):
+            raise ValueError(f"{self.name}: lon must be within -180..180, got {list(self.lon)}")
+        if not -90 <= self.lat[0] < self.lat[1] <= 90:
+            raise ValueError(f"{self.name}: lat must be ascending within -90..90, got {list(self.lat)}")
+        unknown = [c for c in self.land_cover if c not in IGBP_SHORT]
+        if unknown:
+            raise ValueError(f"{self.name}: unknown IGBP class(es) {unknown}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FiguresConfig:
+    """Stage ``figures``: paper Figures 4-5 and the training curves.
+
+    Attributes:
+        regions: Figure 4's regions (paper: six climate-vegetation zones).
+        top_features: features drawn per region (largest mean |w z|).
+        map_variable: Figure 5's weight map (paper: temperature_2m).
+        map_weeks: Figure 5's weeks (paper: 01, 10, 20, 30; "Week NN" = period NN - 1).
+        weight_percentile: the weight colour scale is symmetric, +-this percentile of |w|.
+        dpi: PNG resolution.
+    """
+
+    regions: tuple[RegionConfig, ...]
+    top_features: int = 5
+    map_variable: str = "temperature_2m"
+    map_weeks: tuple[int, ...] = (1, 10, 20, 30)
+    weight_percentile: float = 98.0
+    dpi: int = 110
+
+    def validate(self) -> None:
+        """Sizes and weeks."""
+        from stcg.data.schema import VARIABLES
+
+        if not self.regions:
+            raise ValueError("regions: at least one region is needed")
+        if self.top_features < 1:
+            raise ValueError(f"top_features: expected >= 1, got {self.top_features}")
+        if self.map_variable not in VARIABLES:
+            raise ValueError(f"map_variable: unknown feature {self.map_variable!r}")
+        bad = [w for w in self.map_weeks if not 1 <= w <= 46]
+        if bad or not self.map_weeks:
+            raise ValueError(f"map_weeks: expected values in 1..46, got {list(self.map_weeks)}")
+        if not 50.0 <= self.weight_percentile <= 100.0:
+            raise ValueError(f"weight_percentile: expected 50..100, got {self.weight_percentile}")
+        if self.dpi < 30:
+            raise ValueError(f"dpi: expected >= 30, got {self.dpi}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportConfig:
+    """Stage ``report``: ``reports/REPORT.md`` and the per-week few-shot RMSE plot data.
+
+    Attributes:
+        fewshot_methods: columns of ``fewshot_rmse.csv`` (and its DVC plot), in order.
+    """
+
+    fewshot_methods: tuple[str, ...] = ("gwr", "gnnwr", "gtwr", "gtnnwr", "stcg")

@@ -201,11 +201,11 @@ def figure4(att: Attributions, regions: Sequence, top_features: int, resolution:
 def figure5(att: Attributions, variable: str, weeks: Sequence[int], grid: Grid,
             outline: list[np.ndarray], percentile: float = 98.0,
             year: int | None = None) -> plt.Figure:
-    """Figure 5: maps of ``w_<variable>`` (row 0) and of the predicted GPP (row 1) per week.
+    """Figure 5: per week (rows), maps of ``w_<variable>`` (left) and of the predicted GPP (right).
 
     Returns:
-        A figure whose first ``2 * len(weeks)`` axes are the maps (row-major), then the two
-        colour bars.
+        A figure whose first ``2 * len(weeks)`` axes are the maps, row-major (week i: axes 2i
+        weight, 2i+1 GPP), then the two colour bars.
 
     Raises:
         ValueError: if ``variable`` is not a model feature.
@@ -215,7 +215,7 @@ def figure5(att: Attributions, variable: str, weeks: Sequence[int], grid: Grid,
     year = int(att.keys["year"].min()) if year is None else int(year)
     j = att.variables.index(variable)
     k = len(weeks)
-    fig, axes = plt.subplots(2, k, figsize=(4.2 * k + 1.2, 5.6), squeeze=False,
+    fig, axes = plt.subplots(k, 2, figsize=(13.0, 2.75 * k + 1.6), squeeze=False,
                              layout="constrained")
     yr = att.keys["year"].to_numpy() == year
     per = att.keys["period"].to_numpy()
@@ -230,10 +230,10 @@ def figure5(att: Attributions, variable: str, weeks: Sequence[int], grid: Grid,
     gnorm = Normalize(0.0, max(gmax, 1e-6))
     im_w = im_g = None
     for i, (wk, r) in enumerate(zip(weeks, rows, strict=True)):
-        ax_w, ax_g = axes[0, i], axes[1, i]
+        ax_w, ax_g = axes[i, 0], axes[i, 1]
         label = week_label(wk, year)
-        ax_w.set_title(f"w({variable}), {label}", fontsize=9)
-        ax_g.set_title(f"predicted GPP, {label}", fontsize=9)
+        ax_w.set_title(f"w({variable}), {label}", fontsize=9.5)
+        ax_g.set_title(f"predicted GPP, {label}", fontsize=9.5)
         if r.size == 0:
             _message(ax_w, f"no test rows in {label}")
             _message(ax_g, f"no test rows in {label}")
@@ -248,13 +248,16 @@ def figure5(att: Attributions, variable: str, weeks: Sequence[int], grid: Grid,
         im_g = draw_map(ax_g, grid, grid.rasterise(lon, lat, gpp[r]), outline,
                         cmap="YlGn", norm=gnorm)
     if im_w is not None:
-        cb = fig.colorbar(im_w, ax=axes[0, :], shrink=0.85, extend="both", pad=0.01)
-        cb.set_label(f"w({variable})\ngC m⁻² d⁻¹ per std", fontsize=8)
+        cb = fig.colorbar(im_w, ax=axes[:, 0], location="bottom", shrink=0.7, extend="both",
+                          aspect=40)
+        cb.set_label(f"GPP (gC m⁻² d⁻¹) per std of {variable}: red, GPP rises with it; "
+                     "blue, falls", fontsize=8.5)
     if im_g is not None:
-        cb = fig.colorbar(im_g, ax=axes[1, :], shrink=0.85, extend="max", pad=0.01)
-        cb.set_label("GPP (gC m⁻² d⁻¹)", fontsize=8)
-    fig.suptitle(f"Figure 5. Interpretable weight of {variable} (red: GPP rises with it, "
-                 f"blue: falls) and predicted GPP, {year}", fontsize=11)
+        cb = fig.colorbar(im_g, ax=axes[:, 1], location="bottom", shrink=0.7, extend="max",
+                          aspect=40)
+        cb.set_label("predicted GPP (gC m⁻² d⁻¹)", fontsize=8.5)
+    fig.suptitle(f"Figure 5. Interpretable weight of {variable} and predicted GPP, {year}",
+                 fontsize=11)
     return fig
 
 

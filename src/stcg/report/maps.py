@@ -74,9 +74,11 @@ def outline_segments(mask: np.ndarray) -> list[np.ndarray]:
 
 
 def cells_mask(lon: np.ndarray, lat: np.ndarray, resolution: float) -> np.ndarray:
-    """North-up land mask of the dataset's own cells (1 land, 0 elsewhere)."""
-    grid = Grid(resolution)
-    return np.nan_to_num(grid.rasterise(lon, lat, np.ones(len(lon)), fill=0.0))
+    """North-up land mask of the dataset's own cells (1 land, 0 elsewhere; repeats allowed)."""
+    n_lat, n_lon = grid_shape(resolution)
+    out = np.zeros(n_lat * n_lon)
+    out[np.unique(cell_id_for(lon, lat, resolution))] = 1.0
+    return out.reshape(n_lat, n_lon)
 
 
 def draw_map(ax, grid: Grid, image: np.ndarray, outline: list[np.ndarray], **imshow_kw):

@@ -141,10 +141,6 @@ OURS: dict[str, tuple[Getter, str]] = {
                                 "params train_stcg.optim.lr_drop_at x epochs"),
     "training.epochs": (lambda c: _param(c, "train_stcg", "optim", "epochs"),
                         "params train_stcg.optim.epochs"),
-    "training.samples_per_epoch": (
-        lambda c: (_param(c, "train_stcg", "optim", "samples_per_epoch")
-                   or _get(c.stcg, "train", "samples")),
-        "params train_stcg.optim.samples_per_epoch (null: every training sample)"),
     "training.pytorch": (lambda c: c.versions.get("torch"), "installed torch"),
     "training.autogluon": (lambda c: "not used (its 1.1.1 defaults re-implemented)",
                            "stcg.baselines.tabular"),

@@ -76,7 +76,10 @@ def main(argv: list[str] | None = None) -> None:
                               meta.resolution)
     cols = map_columns(att, cfg.groups, factors, cfg.group_importance, cfg.map_weeks, truth,
                        cfg.min_gpp_true, shap)
-    fig = limiting_factor_maps(att.keys, cols, factors, cfg.map_weeks, grid, outline)
+    grey = (f"not scored (true GPP < {cfg.min_gpp_true:g} gC m⁻² d⁻¹) or no attribution"
+            if truth is not None else "no attribution (all zero)")
+    fig = limiting_factor_maps(att.keys, cols, factors, cfg.map_weeks, grid, outline,
+                               grey_label=grey)
     save_figure(fig, args.figure, cfg.dpi)
     if scores.get("stcg"):
         acc = scores["stcg"]["effect"]["dominant"]["vs_limiting"]["accuracy"]

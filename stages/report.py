@@ -31,6 +31,7 @@ from stcg.report.report import (
     ReportInputs,
     fewshot_results,
     fewshot_rmse_frame,
+    figure_captions,
     relative,
     render_report,
 )
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
         interpretability=_json(args.interpretability),
         paper_markdown=paper_md,
         fewshot_csv=relative(args.fewshot_csv, base),
+        captions=figure_captions(len(params["figures"].regions), params["figures"].map_weeks,
+                                 params["figures"].map_variable),
     )
     write_text(args.out, render_report(inputs))
     print(f"{args.out} and {args.fewshot_csv} written")

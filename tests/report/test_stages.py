@@ -66,7 +66,13 @@ def test_interpret_shuffled_weights(tiny_dataset, shuffled, tmp_path):
     assert abs(eff["per_feature"]["mean"]) < 0.1
     assert "lightgbm_shap" not in s
     dom = eff["dominant"]["vs_truth_dominant"]
-    assert dom["accuracy"] < 0.9  # perfect weights score 1.0
+    assert dom["accuracy"] < dom["majority_baseline"]  # perfect weights score 1.0
+    # shuffled weights are the truth of other samples (drawn from every test row here, from the
+    # scored rows in the reference): about the reference's per-sample score
+    ref = s["truth_reference"]["shuffled_truth"]["effect"]
+    assert eff["per_sample"]["median"] == pytest.approx(ref["per_sample"]["median"], abs=0.1)
+    assert eff["per_sample"]["median"] < 0.9
+    assert abs(ref["per_feature"]["mean"]) < 0.1
 
 
 def test_interpret_without_truth(tiny_dataset, perfect, tmp_path):

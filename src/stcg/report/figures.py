@@ -270,6 +270,7 @@ def limiting_factor_maps(
     grid: Grid,
     outline: list[np.ndarray],
     year: int | None = None,
+    grey_label: str = "undefined (all zero)",
 ) -> plt.Figure:
     """True and learned limiting-factor maps, one row per week, one column per source.
 
@@ -281,6 +282,7 @@ def limiting_factor_maps(
         weeks: the paper's weeks.
         grid, outline: map grid and land outline.
         year: year drawn (default: the first present).
+        grey_label: legend entry of label -1.
 
     Returns:
         A figure with ``len(weeks) * len(columns)`` map axes (row-major).
@@ -311,7 +313,7 @@ def limiting_factor_maps(
                                  full[r].astype(np.float64))
             draw_map(ax, grid, img, outline, cmap=cmap, norm=norm)
     handles = [Patch(color=col, label=f) for f, col in zip(factors, colours, strict=True)]
-    handles.append(Patch(color=UNDEFINED_COLOUR, label="undefined (all zero)"))
+    handles.append(Patch(color=UNDEFINED_COLOUR, label=grey_label))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=9,
                frameon=False)
     fig.suptitle(f"Limiting factor: simulator truth vs the dominant factor group of the learned "
@@ -329,9 +331,10 @@ def read_dvclive_tsvs(metrics_dir: str | Path) -> dict[str, pd.DataFrame]:
 
 
 def training_curves(curves: Mapping[str, pd.DataFrame]) -> plt.Figure:
-    """Three panels: the losses (``L_dep``, ``L_interp``, their sum), the monitored test RMSE and
+    """Three panels: the losses (``L_dep``, ``L_interp`` and their sum ``loss``, MSE on raw GPP,
+    eqs. 16, 18), the monitored test RMSE and
     the learning rate, per epoch (DVCLive's ``step``)."""
-    panels = (("losses (MSE, standardised GPP)", ("loss", "loss_dep", "loss_interp")),
+    panels = (("training losses: MSE of GPP ((gC m⁻² d⁻¹)²)", ("loss", "loss_dep", "loss_interp")),
               ("monitor: test-sample RMSE (gC m⁻² d⁻¹)", ("monitor_rmse",)),
               ("learning rate", ("lr",)))
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4), layout="constrained")

@@ -9,7 +9,11 @@ Puts :mod:`stcg.report.scores` together for the STCG weights and LightGBM's Tree
 * ``lightgbm_shap.contribution``: TreeSHAP ``phi_j`` vs ``s_j std_j z_j`` on the rows that have
   SHAP values (the Figure-5 weeks on the default profile), and ``stcg_on_shap_rows`` the STCG
   scores on exactly those rows, for a like-for-like comparison;
-* ``truth_reference``: how often the truth's own dominant effect group is its limiting factor;
+* ``truth_reference``: how often the truth's own dominant effect group is its limiting factor,
+  and the scores of the truth of *another* random sample (``shuffled_truth``, a fixed
+  permutation): what a location-invariant attribution that knows only which features matter in
+  general reaches.  The per-sample correlation has a high floor there (most features never
+  matter, light always does), so read the per-sample scores against it;
 * ``by_week``: dominant-group agreement with the limiting factor per map week.
 """
 
@@ -29,6 +33,14 @@ from stcg.report.scores import (
     score_view,
     truth_reference,
 )
+
+SHUFFLE_SEED = 0
+"""Seed of the permutation of ``truth_reference.shuffled_truth``."""
+
+
+def _without_by_feature(scores: dict) -> dict:
+    scores["per_feature"].pop("by_feature", None)
+    return scores
 
 
 def ordered_groups(
@@ -95,6 +107,7 @@ def interpretability_scores(
     w, con = att.w, att.contribution
     periods = att.keys["period"].to_numpy()
     v = att.variables
+    perm = np.random.default_rng(SHUFFLE_SEED).permutation(int(active.sum()))
     out: dict = {
         "truth": True,
         "rows": {"test": n, "scored": int(active.sum()), "min_gpp_true": min_gpp_true},
@@ -102,8 +115,15 @@ def interpretability_scores(
         "group_importance": mode,
         "factors": list(factors),
         "interp_reconstruction_rel_rmse": att.interp_rel_rmse,
-        "truth_reference": {"dominant_effect_vs_limiting":
-                            truth_reference(eff_true[active], limiting[active], gidx, mode)},
+        "truth_reference": {
+            "dominant_effect_vs_limiting": truth_reference(eff_true[active], limiting[active],
+                                                           gidx, mode),
+            "shuffled_truth": {
+                name: _without_by_feature(score_view(t[active][perm], t[active], v, gidx,
+                                                     limiting[active], mode))
+                for name, t in (("effect", eff_true), ("contribution", con_true))
+            },
+        },
         "stcg": {
             "effect": score_view(w[active], eff_true[active], v, gidx, limiting[active], mode),
             "contribution": score_view(con[active], con_true[active], v, gidx, limiting[active],

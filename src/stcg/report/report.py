@@ -23,19 +23,25 @@ import pandas as pd
 
 from stcg.report.fewshot_tables import method_metrics
 
-FIGURE_CAPTIONS = {
-    "graph_globe": "The spatiotemporal conditional graph: K-means nodes and spherical KNN edges "
-                   "(Section 3.2, eqs. 5-9).",
-    "fig4_feature_importance": "Figure 4. Interpretable weights w_j (left) and contributions "
-                               "w_j·z_j (right) over the 46 periods of the test year in six "
-                               "regions (Section 4.4).",
-    "fig5_maps": "Figure 5. The temperature_2m weight (diverging colours centred on 0) and the "
-                 "predicted GPP at weeks 01, 10, 20 and 30 (Section 4.4).",
-    "limiting_factor_maps": "Beyond the paper: the simulator's limiting factor beside the "
-                            "dominant factor group of the STCG weights and of LightGBM's TreeSHAP.",
-    "training_curves": "STCG training curves (DVCLive; `dvc plots diff` compares them across "
-                       "commits).",
-}
+
+def figure_captions(regions: int = 6, weeks: Sequence[int] = (1, 10, 20, 30),
+                    variable: str = "temperature_2m") -> dict[str, str]:
+    """Captions of the known figures (by file stem), from the ``figures`` params."""
+    wk = ", ".join(f"{w:02d}" for w in weeks)
+    return {
+        "graph_globe": "The spatiotemporal conditional graph: K-means nodes and spherical KNN "
+                       "edges (Section 3.2, eqs. 5-9).",
+        "fig4_feature_importance": f"Figure 4. Interpretable weights w_j (left) and contributions "
+                                   f"w_j·z_j (right) over the 46 periods of the test year in "
+                                   f"{regions} regions (Section 4.4).",
+        "fig5_maps": f"Figure 5. The {variable} weight (diverging colours centred on 0) and the "
+                     f"predicted GPP at weeks {wk} (Section 4.4).",
+        "limiting_factor_maps": "Beyond the paper: the simulator's limiting factor beside the "
+                                "dominant factor group of the STCG weights and of LightGBM's "
+                                "TreeSHAP.",
+        "training_curves": "STCG training curves (DVCLive; `dvc plots diff` compares them "
+                           "across commits).",
+    }
 
 
 @dataclass
@@ -53,6 +59,7 @@ class ReportInputs:
         interpretability: ``reports/metrics/interpretability.json``.
         paper_markdown: the paper-vs-ours section (:func:`stcg.report.paper.paper_vs_ours_markdown`).
         fewshot_csv: path of the per-week RMSE plot data, relative to the report.
+        captions: figure captions by file stem (:func:`figure_captions`).
     """
 
     profile: str
@@ -65,6 +72,7 @@ class ReportInputs:
     interpretability: Mapping[str, Any] | None = None
     paper_markdown: str = ""
     fewshot_csv: str | None = None
+    captions: Mapping[str, str] = field(default_factory=figure_captions)
 
 
 # ------------------------------------------------------------------------ few-shot RMSE
@@ -171,11 +179,27 @@ def interpretability_markdown(scores: Mapping[str, Any]) -> str:
             f"| {label} | {_f(s['rows'])} | {_f(s['per_sample']['median'])} | "
             f"{_f(s['per_sample_abs']['median'])} | {_f(s['per_feature']['mean'])} | "
             f"{_f(lim.get('accuracy'))} | {_f(dom['vs_truth_dominant']['accuracy'])} |")
+    shuffled = (scores.get("truth_reference") or {}).get("shuffled_truth") or {}
+    for view, label in (("effect", "Reference: the true effects of another random sample"),
+                        ("contribution", "Reference: the true contributions of another random "
+                                         "sample")):
+        s = shuffled.get(view)
+        if s:
+            dom = s["dominant"]
+            lines.append(
+                f"| *{label}* | {_f(s['rows'])} | {_f(s['per_sample']['median'])} | "
+                f"{_f(s['per_sample_abs']['median'])} | {_f(s['per_feature']['mean'])} | "
+                f"{_f(dom.get('vs_limiting', {}).get('accuracy'))} | "
+                f"{_f(dom['vs_truth_dominant']['accuracy'])} |")
     ref = (scores.get("truth_reference") or {}).get("dominant_effect_vs_limiting", {})
     lines += ["", f"Chance levels: always guessing the most frequent limiting factor scores "
               f"{_f(base)}; the truth's own dominant effect group matches its limiting factor in "
               f"{_f(ref.get('accuracy'))} of the rows (the limiting factor is the smallest "
-              "scalar, the dominant group the largest per-std effect: different notions)."]
+              "scalar, the dominant group the largest per-std effect: different notions).  The "
+              "reference rows score the truth of a random other sample: an attribution that "
+              "only knows which features matter in general (most never do, light always does) "
+              "already reaches their per-sample ρ, so only per-sample values above it show "
+              "local, sample-specific knowledge."]
     # per feature, for the features the truth uses (undefined = never used by the truth)
     def by_feature(key: str, view: str) -> Mapping[str, float | None]:
         return ((scores.get(key) or {}).get(view) or {}).get("per_feature", {}).get(
@@ -258,7 +282,7 @@ def render_report(inp: ReportInputs) -> str:
 
     out += ["## 5. Figures", ""]
     for stem, rel in inp.figures:
-        out += [f"**{FIGURE_CAPTIONS.get(stem, stem)}**", "", f"![{stem}]({rel})", ""]
+        out += [f"**{inp.captions.get(stem, stem)}**", "", f"![{stem}]({rel})", ""]
     if inp.missing_figures:
         out.append("Not available yet: " + ", ".join(f"`{s}.png`" for s in inp.missing_figures)
                    + ".\n")

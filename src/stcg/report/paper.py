@@ -257,8 +257,13 @@ def _fmt(x: Any) -> str:
 def _fmt_diff(x: Any, ratio: Any) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return ""
-    s = f"{x:+.3g}" if abs(x) < 1e5 else f"{x / 1e6:+.3g}M"
-    if ratio is not None and not (isinstance(ratio, float) and math.isnan(ratio)) and abs(x) >= 1e5:
+    if abs(x) >= 1e5:
+        s = f"{x / 1e6:+.3g}M"
+    elif abs(x) >= 1e3:
+        s = f"{x:+,.0f}"
+    else:
+        s = f"{x:+.3g}"
+    if ratio is not None and not (isinstance(ratio, float) and math.isnan(ratio)) and abs(x) >= 1e3:
         s += f" (x{ratio:.3g})"
     return s
 

@@ -482,6 +482,61 @@ class TrainStcgConfig:
             raise ValueError(f"lat_band: must be in (0, 180], got {self.lat_band}")
 
 
+# ---- ablate ----
+@dataclasses.dataclass(frozen=True)
+class AblationVariant:
+    """One ablation of the STCG model: overrides of the main model's settings.
+
+    Attributes:
+        model: overrides of ``train_stcg.model`` (e.g. ``{gcn: false}``); keys and types are
+            checked against :class:`ModelConfig`.
+        window: the window L instead of ``train_stcg.window``.
+        clusters: the graph's K-means clusters k instead of ``build_graph.clusters`` (the graph
+            is rebuilt with the other ``build_graph`` params).
+    """
+
+    model: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    window: int | None = None
+    clusters: int | None = None
+
+    def validate(self) -> None:
+        """Override keys must be model params; window and clusters in range."""
+        try:
+            from_dict(ModelConfig, dict(self.model), where="model")
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from exc
+        if self.window is not None and not 1 <= self.window <= 46:
+            raise ValueError(f"window: must be in 1..46 periods, got {self.window}")
+        if self.clusters is not None and self.clusters < 2:
+            raise ValueError(f"clusters: must be >= 2, got {self.clusters}")
+
+
+@dataclasses.dataclass(frozen=True)
+class AblateConfig:
+    """Stages ``ablate`` (one per variant, a DVC ``foreach``) and ``ablate_table``.
+
+    Attributes:
+        variants: name -> :class:`AblationVariant`; ``full`` (no overrides) is the reference.
+        optim: the training budget of every variant (smaller than ``train_stcg.optim``).
+        eval_samples: test samples scored (one random subset, the same for every variant;
+            ``null`` = all).
+        seed: seeds the models and the evaluation subset.
+    """
+
+    variants: Mapping[str, AblationVariant]
+    optim: OptimConfig
+    eval_samples: int | None = None
+    seed: int = 0
+
+    def validate(self) -> None:
+        """A ``full`` reference variant with no overrides; a positive evaluation size."""
+        full = self.variants.get("full")
+        if full is None or full != AblationVariant():
+            raise ValueError("variants: needs a 'full' entry without overrides (the reference)")
+        if self.eval_samples is not None and self.eval_samples < 1:
+            raise ValueError(f"eval_samples: must be >= 1 or null, got {self.eval_samples}")
+
+
 # ---- build_fewshot / fewshot_weekly / fewshot_joint / fewshot_tables (paper Sec. 4.3) ----
 @dataclasses.dataclass(frozen=True)
 class BuildFewshotConfig:
@@ -622,6 +677,36 @@ class FewshotJointConfig:
     gtwr: GTWRFewshotConfig
     gtnnwr: NNWRFewshotConfig
     device: str = "auto"
+
+
+@dataclasses.dataclass(frozen=True)
+class FewshotStcgConfig:
+    """Stage ``fewshot_stcg``: the STCG model on the few-shot data (stcg.train.fewshot).
+
+    The architecture and the window are the main model's (``train_stcg.model``,
+    ``train_stcg.window``: "the same model"); this section holds what differs on ~1000x less
+    data: the optimiser budget and the run settings.
+
+    Attributes:
+        seed: parameters, sampling and dropout.
+        optim: :class:`OptimConfig` (``samples_per_epoch: null`` = every training sample).
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+        amp: bf16 autocast on CUDA.
+        threads: torch CPU threads (0 = torch's default).
+        eval_batch_size: samples per forward pass in prediction.
+    """
+
+    seed: int
+    optim: OptimConfig
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True
+    threads: int = 0
+    eval_batch_size: int = 2048
+
+    def validate(self) -> None:
+        """Non-negative threads, a positive evaluation batch."""
+        if self.threads < 0 or self.eval_batch_size < 1:
+            raise ValueError("threads >= 0 and eval_batch_size >= 1")
 
 
 @dataclasses.dataclass(frozen=True)

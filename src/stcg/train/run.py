@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +23,14 @@ import pandas as pd
 import torch
 
 from stcg.config import TrainStcgConfig, to_dict
-from stcg.data.dataset import Dense, load_dense, read_meta
+from stcg.data.dataset import DatasetMeta, Dense, load_dense, read_meta
 from stcg.data.writer import write_parquet
 from stcg.graph.build import Graph, load_graph
 from stcg.graph.cluster import assign_to_nodes
 from stcg.io import atomic_path, write_json
 from stcg.model.stcg import STCGModel
 from stcg.train.bundle import graph_tensors, make_bundle, save_bundle
-from stcg.train.data import feature_stats, sample_indices, to_device
+from stcg.train.data import DeviceData, FeatureStats, feature_stats, sample_indices, to_device
 from stcg.train.loop import EpochLogger, fingerprint, fit, predict, resolve_device
 from stcg.train.metrics import climatology_table, evaluation_report
 
@@ -117,6 +118,55 @@ def run_fingerprint(cfg: TrainStcgConfig, dense: Dense, graph: Graph, n_train: i
     )
 
 
+@dataclass
+class Prepared:
+    """A dataset, its graph and its samples, ready for training (:func:`prepare`).
+
+    Attributes:
+        meta: the dataset's metadata.
+        dense: the loaded dataset.
+        graph: the conditional graph.
+        stats: training-split standardisation statistics.
+        device: the torch device.
+        data: ``dense`` standardised on the device.
+        train_np: ``[N]`` flat training sample indices (full windows).
+        test_np: ``[M]`` flat test sample indices.
+    """
+
+    meta: DatasetMeta
+    dense: Dense
+    graph: Graph
+    stats: FeatureStats
+    device: torch.device
+    data: DeviceData
+    train_np: np.ndarray
+    test_np: np.ndarray
+
+
+def prepare(data_root: str | Path, graph_path: str | Path | Graph, cfg: TrainStcgConfig) -> Prepared:
+    """Load the dataset and the graph, standardise, move to the device, pick the samples.
+
+    ``graph_path`` may also be a :class:`~stcg.graph.build.Graph` already in memory.
+
+    Raises:
+        ValueError: if the test years hold no sample with a finite target.
+    """
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    meta = read_meta(data_root)
+    dense = load_dense(data_root, years=meta.years)
+    graph = graph_path if isinstance(graph_path, Graph) else load_graph(graph_path)
+    nodes = cell_nodes(dense, graph)
+    stats = feature_stats(dense, meta.train_years)
+    device = resolve_device(cfg.device)
+    data = to_device(dense, stats, nodes, cfg.window, device)
+    train_np = sample_indices(dense, meta.train_years, cfg.window, full_window=True)
+    test_np = sample_indices(dense, meta.test_years, cfg.window, full_window=False)
+    if test_np.size == 0:
+        raise ValueError(f"{data_root}: no test samples with a finite gpp in {meta.test_years}")
+    return Prepared(meta, dense, graph, stats, device, data, train_np, test_np)
+
+
 def train_stcg(
     data_root: str | Path,
     graph_path: str | Path,
@@ -134,19 +184,9 @@ def train_stcg(
         The metrics dict written to ``metrics_path``.
     """
     progress = sys.stderr.isatty() if progress is None else progress
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    meta = read_meta(data_root)
-    dense = load_dense(data_root, years=meta.years)
-    graph = load_graph(graph_path)
-    nodes = cell_nodes(dense, graph)
-    stats = feature_stats(dense, meta.train_years)
-    device = resolve_device(cfg.device)
-    data = to_device(dense, stats, nodes, cfg.window, device)
-    train_np = sample_indices(dense, meta.train_years, cfg.window, full_window=True)
-    test_np = sample_indices(dense, meta.test_years, cfg.window, full_window=False)
-    if test_np.size == 0:
-        raise ValueError(f"{data_root}: no test samples with a finite gpp in {meta.test_years}")
+    p = prepare(data_root, graph_path, cfg)
+    dense, graph, stats, device, data = p.dense, p.graph, p.stats, p.device, p.data
+    train_np, test_np = p.train_np, p.test_np
     train_idx = torch.from_numpy(train_np).to(device)
     test_idx = torch.from_numpy(test_np).to(device)
     monitor = None
@@ -175,7 +215,7 @@ def train_stcg(
     save_bundle(out_dir / "model.pt",
                 make_bundle(model, cfg.model, cfg.window, dense.variables, stats, graph))
     pred = predict(model, data, test_idx, cfg.eval_batch_size, cfg.amp, progress=progress)
-    clim = climatology_table(dense, meta.train_years)
+    clim = climatology_table(dense, p.meta.train_years)
     report = evaluation_report(dense, test_np, pred, clim, cfg.lat_band)
     report["train"] = {"samples": int(train_np.size), "test_samples": int(test_np.size),
                        "parameters": int(sum(p.numel() for p in model.parameters()))}

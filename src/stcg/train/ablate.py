@@ -1,0 +1,100 @@
+"""Ablations of the STCG model (beyond the paper, which reports none).
+
+Every variant of ``ablate.variants`` overrides the main model's settings (``train_stcg.model``
+switches, the window L, or the graph's cluster count k) and is trained with one shared, smaller
+budget (``ablate.optim``) on the same data, then scored on one random subset of the test samples
+(``ablate.eval_samples``, drawn with ``ablate.seed``: the same rows for every variant).  The
+``full`` variant, with no overrides, is the reference at that budget, so the table compares like
+with like; the main model's own numbers (``train_stcg``, full budget) are in Table 1.
+
+Each switch is a different code path of :class:`stcg.model.stcg.STCGModel` (checked in
+``tests/model/test_model.py``); the cluster-count variant rebuilds the graph (K-means, KNN,
+node2vec) with the other ``build_graph`` params unchanged (KNN capped at k - 1 neighbours).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stcg.config import (
+    AblateConfig,
+    AblationVariant,
+    BuildGraphConfig,
+    ModelConfig,
+    TrainStcgConfig,
+    from_dict,
+    to_dict,
+)
+from stcg.data.dataset import read_cells
+from stcg.graph.build import Graph, build_graph, load_graph
+from stcg.model.stcg import STCGModel
+from stcg.train.bundle import graph_tensors
+from stcg.train.loop import fit, predict
+from stcg.train.metrics import regression_metrics
+from stcg.train.run import prepare
+
+
+def variant_config(base: TrainStcgConfig, variant: AblationVariant, ab: AblateConfig) -> TrainStcgConfig:
+    """``train_stcg`` with the variant's overrides and the ablation budget and seed."""
+    model = from_dict(ModelConfig, {**to_dict(base.model), **dict(variant.model)},
+                      where="ablate.variants.model")
+    return dataclasses.replace(
+        base, model=model, optim=ab.optim, seed=ab.seed,
+        window=base.window if variant.window is None else variant.window, monitor_samples=0,
+    )
+
+
+def variant_graph(data_root: str | Path, graph_path: str | Path, graph_cfg: BuildGraphConfig,
+                  variant: AblationVariant, progress: bool = False) -> Graph:
+    """The stage's graph, or one rebuilt with the variant's cluster count."""
+    if variant.clusters is None:
+        return load_graph(graph_path)
+    k = variant.clusters
+    cfg = dataclasses.replace(graph_cfg, clusters=k, knn=min(graph_cfg.knn, k - 1))
+    cells = read_cells(data_root)
+    return build_graph(cells["cell_id"].to_numpy(), cells["lon"].to_numpy(),
+                       cells["lat"].to_numpy(), cfg, progress=progress)
+
+
+def run_variant(
+    data_root: str | Path,
+    graph: Graph,
+    cfg: TrainStcgConfig,
+    eval_samples: int | None,
+    progress: bool = False,
+) -> dict:
+    """Train one variant and score it on the evaluation subset.
+
+    Returns:
+        ``{"test": {rmse, mae, r2, n}, "interp": {...} (with the branch), "parameters",
+        "train_samples", "nodes", "window"}``.
+    """
+    p = prepare(data_root, graph, cfg)
+    rng = np.random.default_rng(cfg.seed)
+    test_np = p.test_np
+    if eval_samples is not None and eval_samples < test_np.size:
+        test_np = np.sort(rng.choice(test_np, eval_samples, replace=False))
+    torch.manual_seed(cfg.seed)
+    model = STCGModel(cfg.model, len(p.dense.variables), graph_tensors(p.graph), p.stats.y_mean,
+                      p.stats.y_std).to(p.device)
+    train_idx = torch.from_numpy(p.train_np).to(p.device)
+    fit(model, p.data, train_idx, cfg.optim, cfg.seed, None, "", amp=cfg.amp, progress=progress)
+    out = predict(model, p.data, torch.from_numpy(test_np).to(p.device), cfg.eval_batch_size,
+                  cfg.amp, progress=progress)
+    c, t = np.divmod(test_np, p.dense.n_times)
+    y = p.dense.y[c, t]
+    report = {
+        "test": regression_metrics(y, out["y"]),
+        "parameters": int(sum(q.numel() for q in model.parameters())),
+        "train_samples": int(min(p.train_np.size, cfg.optim.samples_per_epoch or p.train_np.size)
+                             * cfg.optim.epochs),
+        "nodes": int(p.graph.n_nodes),
+        "window": int(cfg.window),
+    }
+    if "y_interp" in out:
+        report["interp"] = regression_metrics(y, out["y_interp"])
+    return report

@@ -1,0 +1,43 @@
+"""Stage ``ablate@<variant>``: train one ablation of the STCG model, score it on the test subset.
+
+Params: ``ablate`` (:class:`stcg.config.AblateConfig`; the variant's overrides, the shared
+budget), ``train_stcg`` (the main model the overrides apply to) and ``build_graph`` (rebuilt for
+a cluster-count variant).  See :mod:`stcg.train.ablate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from stcg.config import AblateConfig, BuildGraphConfig, TrainStcgConfig, load_section
+from stcg.io import write_json
+from stcg.train.ablate import run_variant, variant_config, variant_graph
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, train the variant, write its metrics JSON."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variant", required=True, help="a key of ablate.variants")
+    ap.add_argument("--data", required=True, help="dataset directory (stage build_data)")
+    ap.add_argument("--graph", required=True, help="graph .npz (stage build_graph)")
+    ap.add_argument("--metrics", required=True, help="metrics JSON to write")
+    ap.add_argument("--params", default="params.yaml")
+    args = ap.parse_args(argv)
+    ab = load_section(AblateConfig, "ablate", args.params)
+    if args.variant not in ab.variants:
+        sys.exit(f"--variant {args.variant!r}: not in ablate.variants {sorted(ab.variants)}")
+    variant = ab.variants[args.variant]
+    cfg = variant_config(load_section(TrainStcgConfig, "train_stcg", args.params), variant, ab)
+    progress = sys.stderr.isatty()
+    graph = variant_graph(args.data, args.graph,
+                          load_section(BuildGraphConfig, "build_graph", args.params), variant,
+                          progress=progress)
+    report = run_variant(args.data, graph, cfg, ab.eval_samples, progress=progress)
+    write_json(args.metrics, report)
+    print(f"ablate@{args.variant}: test RMSE {report['test']['rmse']:.4f} "
+          f"R2 {report['test']['r2']:.4f} ({report['test']['n']} samples)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Ablations (stages ``ablate@<variant>`` and ``ablate_table``): params, variants, table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from stcg.config import (
+    PROFILES,
+    AblateConfig,
+    AblationVariant,
+    BuildGraphConfig,
+    ConfigError,
+    FewshotStcgConfig,
+    TrainStcgConfig,
+    from_dict,
+    load_section,
+)
+from stcg.report.ablations import ablation_table, describe
+from stcg.train.ablate import variant_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _stage(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "stages" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_ablate_and_fewshot_stcg_params_load_on_every_profile(tmp_path) -> None:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    for profile in PROFILES:
+        params["profile"] = profile
+        p = tmp_path / f"{profile}.yaml"
+        p.write_text(yaml.safe_dump(params, sort_keys=False))
+        ab = load_section(AblateConfig, "ablate", p)
+        base = load_section(TrainStcgConfig, "train_stcg", p)
+        load_section(FewshotStcgConfig, "fewshot_stcg", p)
+        assert list(ab.variants)[0] == "full"
+        for name, var in ab.variants.items():
+            cfg = variant_config(base, var, ab)
+            assert cfg.optim == ab.optim and cfg.seed == ab.seed, name
+            if var.clusters is not None:
+                assert var.clusters < load_section(BuildGraphConfig, "build_graph", p).clusters
+    # every switch the issue names is a variant
+    ab = load_section(AblateConfig, "ablate", tmp_path / "default.yaml")
+    changed = {k for v in ab.variants.values() for k in v.model}
+    assert {"condition", "gcn", "lstm", "temporal_conv", "attention", "interp"} <= changed
+    assert any(v.window for v in ab.variants.values())
+    assert any(v.clusters for v in ab.variants.values())
+
+
+def test_variant_overrides_apply_and_bad_ones_are_named() -> None:
+    base = from_dict(TrainStcgConfig, {"seed": 3, "window": 8, "model": {"d_model": 16,
+                     "heads": 2}, "optim": {"epochs": 10, "batch_size": 256}})
+    ab = from_dict(AblateConfig, {"optim": {"epochs": 1, "batch_size": 32}, "seed": 7,
+                                  "variants": {"full": {}, "x": {"model": {"gcn": False},
+                                                                 "window": 2}}})
+    cfg = variant_config(base, ab.variants["x"], ab)
+    assert cfg.model.gcn is False and cfg.model.d_model == 16 and cfg.window == 2
+    assert cfg.optim.epochs == 1 and cfg.seed == 7 and cfg.monitor_samples == 0
+    assert variant_config(base, ab.variants["full"], ab).model == base.model
+    with pytest.raises(ConfigError, match="gcnn"):
+        from_dict(AblateConfig, {"optim": {"epochs": 1, "batch_size": 1},
+                                 "variants": {"full": {}, "x": {"model": {"gcnn": False}}}},
+                  where="ablate")
+    with pytest.raises(ConfigError, match="full"):
+        from_dict(AblateConfig, {"optim": {"epochs": 1, "batch_size": 1},
+                                 "variants": {"x": {"window": 2}}}, where="ablate")
+    with pytest.raises(ConfigError, match="window"):
+        from_dict(AblateConfig, {"optim": {"epochs": 1, "batch_size": 1},
+                                 "variants": {"full": {}, "x": {"window": 50}}}, where="ablate")
+    assert describe(AblationVariant(model={"gcn": False})) == "model.gcn=false"
+    assert describe(AblationVariant(clusters=10, window=2)) == "window=2, clusters=10"
+
+
+def test_table_deltas_against_full(tmp_path) -> None:
+    variants = {"full": AblationVariant(), "no_gcn": AblationVariant(model={"gcn": False}),
+                "missing": AblationVariant(window=2)}
+    for name, rmse in (("full", 0.5), ("no_gcn", 0.62)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(
+            {"test": {"rmse": rmse, "mae": 0.3, "r2": 0.9, "n": 100}, "parameters": 1234}))
+    md, df = ablation_table(tmp_path, variants, "1 epoch")
+    assert list(df.variant) == ["full", "no_gcn", "missing"]
+    assert df.delta_rmse[1] == pytest.approx(0.12) and df.delta_rmse[0] == 0.0
+    assert "| no_gcn | model.gcn=false | 0.620 |" in md and "+0.120" in md
+    assert "| missing | window=2 | n/a |" in md and "1,234" in md and "100 random" in md
+
+
+def test_stages_on_the_toy_dataset(toy_data, toy_graph, tmp_path) -> None:
+    params = {
+        "profile": "tiny",
+        "build_graph": {"seed": 0, "clusters": 8, "knn": 3,
+                        "node2vec": {"dim": 8, "walk_length": 6, "context_size": 3,
+                                     "walks_per_node": 2, "epochs": 1}},
+        "train_stcg": {"seed": 0, "window": 4, "device": "cpu",
+                       "model": {"d_model": 8, "heads": 2, "encoder_blocks": 1,
+                                 "decoder_layers": 1},
+                       "optim": {"epochs": 9, "batch_size": 64}},
+        "ablate": {"seed": 0, "eval_samples": 300,
+                   "optim": {"epochs": 1, "batch_size": 64, "samples_per_epoch": 256},
+                   "variants": {"full": {}, "no_condition": {"model": {"condition": False}},
+                                "k4": {"clusters": 4}}},
+    }
+    pfile = tmp_path / "params.yaml"
+    pfile.write_text(yaml.safe_dump(params))
+    for name in ("full", "no_condition", "k4"):
+        _stage("ablate").main(["--variant", name, "--data", str(toy_data), "--graph",
+                               str(toy_graph), "--metrics", str(tmp_path / "m" / f"{name}.json"),
+                               "--params", str(pfile)])
+    m = {n: json.loads((tmp_path / "m" / f"{n}.json").read_text()) for n in ("full", "k4",
+                                                                          "no_condition")}
+    assert m["full"]["test"]["n"] == 300 and m["full"]["train_samples"] == 256
+    assert m["full"]["nodes"] == 8 and m["k4"]["nodes"] == 4
+    assert m["no_condition"]["parameters"] < m["full"]["parameters"]
+    assert m["full"]["test"]["rmse"] != m["no_condition"]["test"]["rmse"]
+    with pytest.raises(SystemExit, match="nope"):
+        _stage("ablate").main(["--variant", "nope", "--data", str(toy_data), "--graph",
+                               str(toy_graph), "--metrics", str(tmp_path / "x.json"),
+                               "--params", str(pfile)])
+    _stage("ablate_table").main(["--metrics-dir", str(tmp_path / "m"), "--out",
+                                 str(tmp_path / "ab.md"), "--csv", str(tmp_path / "ab.csv"),
+                                 "--params", str(pfile)])
+    df = pd.read_csv(tmp_path / "ab.csv")
+    assert df.rmse.notna().all() and len(df) == 3
+    assert "1 epochs x 256 samples" in (tmp_path / "ab.md").read_text()

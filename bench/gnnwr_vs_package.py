@@ -4,7 +4,7 @@
 interpreter that has it, e.g. a venv layered on the project venv::
 
     python3.11 -m venv /tmp/gnnwr-venv
-    echo /work/main/.venv/lib/python3.11/site-packages > \
+    echo "$PWD/.venv/lib/python3.11/site-packages" > \
         /tmp/gnnwr-venv/lib/python3.11/site-packages/zz_shared.pth
     /tmp/gnnwr-venv/bin/pip install gnnwr==0.1.17
     PYTHONPATH=src /tmp/gnnwr-venv/bin/python bench/gnnwr_vs_package.py

@@ -2,7 +2,9 @@
 
 Each run does what the few-shot stage does for one week: AICc golden-section bandwidth search
 (adaptive bisquare, haversine distances on ``(lon, lat)``) and the final fit, with both
-implementations, and checks that they agree (same bandwidth, coefficients to 1e-8).  Data:
+implementations, and records whether they agree (same bandwidth, largest coefficient
+difference).  With ``--fewshot`` ours runs with the stage's ridge (1e-6: ERA5-Land bands are
+collinear) and mgwr, which has no ridge, is skipped.  Data:
 synthetic, few-shot shaped (``n`` cells scattered over the land latitudes, ``k`` collinear-free
 covariates, smoothly varying coefficients), or one week of a built few-shot dataset
 (``--fewshot build/fewshot/data --week 1``).

@@ -63,7 +63,10 @@ def ablation_table(
     lines = [
         f"**Ablations.** STCG variants trained with one shared budget ({budget}) and scored on "
         f"the same {n if n else 'n/a'} random test samples; ΔRMSE is against `full` (positive = "
-        "the part removed helped).  Beyond the paper, which reports no ablation.",
+        "the part removed helped).  One seed per variant at a small budget: differences of a "
+        "few hundredths are within run-to-run variation; for the full-budget answer run e.g. "
+        "`dvc exp run -S train_stcg.model.gcn=false` and `dvc metrics diff`.  Beyond the paper, "
+        "which reports no ablation.",
         "",
         "| Variant | Change | RMSE | MAE | R² | ΔRMSE | y_interp RMSE | Parameters |",
         "|---|---|---:|---:|---:|---:|---:|---:|",

@@ -228,7 +228,20 @@ class FilesConfig:
     """Source ``files``: ingestion of user / Earth Engine exports (see stcg.data.files)."""
 
     max_nan_share: float = 0.2
+    max_gpp_nan_share: float = 0.5
     gpp_scale: float = 1.0
+    snow_cover_units: Literal["auto", "percent", "fraction"] = "auto"
+
+    def validate(self) -> None:
+        """Shares in [0, 1], a positive GPP scale."""
+        for name in ("max_nan_share", "max_gpp_nan_share"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ConfigError(f"params.yaml: build_data.files.{name} = {v}: expected a share "
+                                "in [0, 1]")
+        if not self.gpp_scale > 0:
+            raise ConfigError(f"params.yaml: build_data.files.gpp_scale = {self.gpp_scale}: "
+                            "expected a positive factor")
 
 
 @dataclasses.dataclass(frozen=True)

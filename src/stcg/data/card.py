@@ -1,4 +1,4 @@
-"""The data card of a built Climate2GPP dataset (``reports/metrics/data.json``, issue 2).
+"""The data card of a built Climate2GPP dataset (``reports/metrics/data.json``).
 
 :func:`data_card` computes, from any dataset directory (every source writes the same layout), the
 fields that do not depend on the simulator: grid, cell count, years and sample counts per split,
@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow.parquet as pq
 
-from stcg.data.dataset import read_cells, read_meta
+from stcg.data.dataset import read_cells, read_columns, read_meta
 from stcg.data.schema import IGBP_SHORT, TARGET, grid_shape
 
 
@@ -80,7 +79,11 @@ def data_card(root: str | Path) -> dict[str, Any]:
         ``{"source", "grid": {resolution, n_lat, n_lon}, "n_cells", "years": {split: {first,
         last}}, "samples": {train, test, total}, "samples_with_gpp": {...}, "land_cover":
         {class: n_cells}, "variables": {name: {mean, std, min, max, nan_share}}}`` with ``gpp``
-        among the variables (units: those of ``schema.VARIABLES``; gpp in gC m-2 d-1).
+        among the variables (units: those of ``schema.VARIABLES``; gpp in gC m-2 d-1), and for
+        the ``files`` source ``"ingest"``: what ingestion changed (small negative flow sums
+        clipped to 0, infinite values read as missing, files without gpp, the snow-cover
+        convention seen and its conversion, the share of missing gpp per year, the warnings;
+        :class:`stcg.data.files.IngestReport`).
     """
     root = Path(root)
     meta = read_meta(root)
@@ -92,7 +95,7 @@ def data_card(root: str | Path) -> dict[str, Any]:
     for year in meta.years:
         split = "test" if year in meta.test_years else "train"
         for f in sorted((root / "samples" / f"year={year}").glob("*.parquet")):
-            table = pq.read_table(f, columns=columns)
+            table = read_columns(f, columns)
             samples[split] += table.num_rows
             for c in columns:
                 v = table.column(c).to_numpy(zero_copy_only=False)
@@ -114,4 +117,5 @@ def data_card(root: str | Path) -> dict[str, Any]:
         "samples_with_gpp": {**with_gpp, "total": with_gpp["train"] + with_gpp["test"]},
         "land_cover": {IGBP_SHORT[k]: int((lc == k).sum()) for k in range(len(IGBP_SHORT))},
         "variables": variables,
+        **({"ingest": meta.extra["ingest"]} if "ingest" in meta.extra else {}),
     }

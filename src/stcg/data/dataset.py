@@ -22,10 +22,40 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from stcg.data.schema import PERIODS_PER_YEAR, TARGET
+from stcg.errors import StcgError
+
+
+class DatasetError(StcgError):
+    """A built dataset does not hold what its ``meta.json`` says (rebuild it)."""
+
+
+def read_columns(path: str | Path, columns: list[str]) -> pa.Table:
+    """Read ``columns`` of one samples Parquet file, naming any the file lacks.
+
+    Raises:
+        DatasetError: one line naming the file and the missing columns, instead of Arrow's
+            schema dump.
+    """
+    path = Path(path)
+    try:
+        names = set(pq.read_schema(path).names)
+    except Exception as exc:  # Arrow raises several types for a damaged file
+        raise DatasetError(f"{path}: cannot read as Parquet ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0] if str(exc) else ''}); rebuild the "
+                           "dataset (dvc repro build_data)") from exc
+    missing = [c for c in columns if c not in names]
+    if missing:
+        raise DatasetError(
+            f"{path}: column(s) {missing} listed in meta.json (or requested) are missing from "
+            f"this Parquet file, which has {sorted(names)}; rebuild the dataset (dvc repro "
+            "build_data) or drop them from the variables"
+        )
+    return pq.read_table(path, columns=columns)
 
 
 @dataclass(frozen=True)
@@ -198,7 +228,7 @@ def load_dense(
         if not files:
             raise FileNotFoundError(f"{root}/samples/year={year}: no parquet files")
         for f in files:
-            table = pq.read_table(f, columns=["cell_id", "period", *variables, TARGET])
+            table = read_columns(f, ["cell_id", "period", *variables, TARGET])
             cid = table.column("cell_id").to_numpy()
             per = table.column("period").to_numpy().astype(np.int64)
             ci = np.searchsorted(cell_ids, cid)

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -62,17 +63,26 @@ import pyarrow.parquet as pq
 from stcg.config import BuildDataConfig
 from stcg.data.dataset import DatasetMeta
 from stcg.data.schema import (
+    CENTRE_TOLERANCE,
+    GPP_MIN_POSITIVE,
+    GPP_Q99_MIN,
+    GPP_Q99_REFERENCE,
     GPP_RANGE,
     IGBP_CLASSES,
     PERIODS_PER_YEAR,
+    SNOW_COVER,
     TARGET,
     VARIABLES,
     cell_center,
     cell_id_for,
     grid_shape,
+    negative_tolerance,
     sample_columns,
 )
 from stcg.data.writer import dataset_writer
+from stcg.errors import StcgError
+
+logger = logging.getLogger(__name__)
 
 SUFFIXES: dict[str, str] = {
     ".parquet": "parquet",
@@ -95,7 +105,7 @@ CENTRES_FROM = "stcg_centres_from"
 _N_CLASSES = len(IGBP_CLASSES)
 
 
-class IngestError(ValueError):
+class IngestError(StcgError):
     """A user file does not hold what the schema expects.
 
     Attributes:
@@ -108,6 +118,71 @@ class IngestError(ValueError):
         self.column = column
         where = f"{file}: column {column!r}: " if column else f"{file}: "
         super().__init__(where + message)
+
+
+@dataclasses.dataclass
+class IngestReport:
+    """What ingestion changed in the values: it goes to ``meta.json`` (``extra.ingest``) and from
+    there to the data card, and each kind of change is logged once as a warning.
+
+    Attributes:
+        clipped_negative: per non-negative flow band, how many small negative values (packing
+            noise, within ``schema.negative_tolerance``) were set to 0.
+        clipped_min: per such band, the most negative value clipped.
+        inf_to_nan: per value column, how many +-inf values were read as missing.
+        gpp_absent: files without a ``gpp`` column (their ``gpp`` is all missing).
+        snow_cover: the snow-cover convention seen and the conversion applied.
+        gpp_missing_share: per year, the share of samples without GPP (masked PML_V2 pixels).
+        warnings: the warnings, in the order they were given.
+    """
+
+    clipped_negative: dict[str, int] = dataclasses.field(default_factory=dict)
+    clipped_min: dict[str, float] = dataclasses.field(default_factory=dict)
+    inf_to_nan: dict[str, int] = dataclasses.field(default_factory=dict)
+    gpp_absent: list[str] = dataclasses.field(default_factory=list)
+    snow_cover: dict[str, Any] = dataclasses.field(default_factory=dict)
+    gpp_missing_share: dict[str, float] = dataclasses.field(default_factory=dict)
+    warnings: list[str] = dataclasses.field(default_factory=list)
+    _first_file: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
+
+    def warn(self, message: str) -> None:
+        """Record and log one warning."""
+        self.warnings.append(message)
+        logger.warning(message)
+
+    def count(self, kind: str, column: str, n: int, path: Path) -> None:
+        """Add ``n`` changed values of ``column`` (``kind``: ``clipped_negative`` or
+        ``inf_to_nan``); the first file is kept for the summary warning."""
+        table = getattr(self, kind)
+        table[column] = table.get(column, 0) + int(n)
+        self._first_file.setdefault(f"{kind}:{column}", str(path))
+
+    def summarise(self) -> None:
+        """One warning per changed column (called once, after every file is read)."""
+        for col, n in self.clipped_negative.items():
+            self.warn(
+                f"{col}: {n} small negative value(s) (down to {self.clipped_min[col]:.3g}, "
+                f"within the tolerance {-negative_tolerance(col):g}) clipped to 0, first in "
+                f"{self._first_file[f'clipped_negative:{col}']}: ERA5-Land flow sums carry "
+                "packing noise around 0"
+            )
+        for col, n in self.inf_to_nan.items():
+            self.warn(
+                f"{col}: {n} infinite value(s) read as missing (they count toward the missing "
+                f"share), first in {self._first_file[f'inf_to_nan:{col}']}"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``ingest`` entry of ``meta.json`` and of the data card."""
+        return {
+            "clipped_negative": dict(sorted(self.clipped_negative.items())),
+            "clipped_min": dict(sorted(self.clipped_min.items())),
+            "inf_to_nan": dict(sorted(self.inf_to_nan.items())),
+            "gpp_absent": list(self.gpp_absent),
+            "snow_cover": dict(self.snow_cover),
+            "gpp_missing_share": dict(self.gpp_missing_share),
+            "warnings": list(self.warnings),
+        }
 
 
 # ---- discovery ------------------------------------------------------------------------------
@@ -479,38 +554,85 @@ _UNIT_FIXES: dict[str, tuple[tuple[float, float, str], ...]] = {
     "m3 m-3": ((0.01, 0.0, "values look like percent; expected a fraction m3 m-3 (divide by "
                            "100)"),),
 }
-_GPP_FIXES = (
-    (0.01, "values look like PML_V2's stored integers (GPP x 100); set "
-           "build_data.files.gpp_scale: 0.01"),
-    (1.0 / 8.0, "values look like 8-day sums (gC m-2 per 8 days); expected the daily mean "
-                "gC m-2 d-1: set build_data.files.gpp_scale: 0.125"),
+_GPP_FIXES: tuple[tuple[float, str], ...] = (
+    # factor that makes the values gC m-2 d-1, and what the values then look like
+    (0.01, "PML_V2's stored integers (GPP x 100)"),
+    (0.125, "8-day sums (gC m-2 per 8 days) where the daily mean gC m-2 d-1 is expected"),
+    (0.001, "GPP x 1000 (mgC m-2 d-1?)"),
+    (100.0, "GPP / 100"),
+    (1000.0, "GPP / 1000 (kgC m-2 d-1?)"),
 )
+"""Plausible GPP scale mistakes; ingestion names the one whose corrected 99th percentile of the
+positive values is nearest (in log) to ``schema.GPP_Q99_REFERENCE``."""
+
+
+def _gpp_scale_hint(v: np.ndarray, gpp_scale: float, too_high: bool) -> str:
+    """The likeliest scale mistake of GPP values ``v`` (after ``gpp_scale``), as a hint."""
+    pos = v[np.isfinite(v) & (v > 0)]
+    if pos.size == 0:
+        return ""
+    q99 = float(np.quantile(pos, 0.99))
+    vmax = float(pos.max())
+    best: tuple[float, float, str] | None = None
+    for factor, what in _GPP_FIXES:
+        if (factor < 1.0) != too_high or vmax * factor > GPP_RANGE[1]:
+            continue
+        dist = abs(np.log10(q99 * factor / GPP_Q99_REFERENCE))
+        if best is None or dist < best[0]:
+            best = (dist, factor, what)
+    if best is None:
+        return ""
+    _, factor, what = best
+    return (f"; the values look like {what}: set build_data.files.gpp_scale: "
+            f"{gpp_scale * factor:g} (now {gpp_scale:g})")
+
+
+def check_gpp_distribution(path: Path, v: np.ndarray, gpp_scale: float, where: str) -> None:
+    """Refuse GPP values (after ``gpp_scale``) whose bulk is implausibly small.
+
+    The range check sees values too large; values divided by 100 or 1000 stay inside the range,
+    so the 99th percentile of the positive values must reach ``schema.GPP_Q99_MIN`` (judged
+    once there are ``schema.GPP_MIN_POSITIVE`` positive values).
+    """
+    pos = v[np.isfinite(v) & (v > 0)]
+    if pos.size < GPP_MIN_POSITIVE:
+        return
+    q99 = float(np.quantile(pos, 0.99))
+    if q99 < GPP_Q99_MIN:
+        raise IngestError(
+            path, TARGET,
+            f"the 99th percentile of {where}'s positive values is {q99:.3g}, expected at least "
+            f"{GPP_Q99_MIN:g} gC m-2 d-1 (PML_V2 8-day means reach about "
+            f"{GPP_Q99_REFERENCE:g}){_gpp_scale_hint(v, gpp_scale, too_high=False)}",
+        )
+
+
 _MIN_PEAK = {"J m-2": 1e5}
 """Smallest plausible largest |value| of a whole file, per unit: real 8-day sums of radiation and
 heat fluxes reach 1e6..1e8 J m-2, so a file whose values all stay below 1e5 holds W m-2 (mean
 fluxes) or MJ m-2, which the range check alone would let through."""
 
 
-def _range_hint(units: str, v: np.ndarray, lo: float, hi: float, is_gpp: bool) -> str:
+def _range_hint(units: str, v: np.ndarray, lo: float, hi: float) -> str:
     vmin, vmax = float(np.nanmin(v)), float(np.nanmax(v))
-    fixes = (
-        [(f, 0.0, h) for f, h in _GPP_FIXES] if is_gpp else list(_UNIT_FIXES.get(units, ()))
-    )
-    for factor, offset, hint in fixes:
+    for factor, offset, hint in _UNIT_FIXES.get(units, ()):
         a, b = sorted((vmin * factor + offset, vmax * factor + offset))
         if lo <= a and b <= hi:
             return "; " + hint
     return ""
 
 
-def _check_values(path: Path, col: str, v: np.ndarray, max_nan_share: float | None) -> None:
+def _check_values(
+    path: Path, col: str, v: np.ndarray, max_nan_share: float | None, gpp_scale: float = 1.0
+) -> None:
     """NaN share (unless None), plausible range and unit hints of one value column."""
     nan_share = float(np.mean(~np.isfinite(v))) if v.size else 0.0
     if max_nan_share is not None and nan_share > max_nan_share:
+        param = "max_gpp_nan_share" if col == TARGET else "max_nan_share"
         raise IngestError(
             path, col,
             f"{nan_share:.1%} of the values are missing, more than build_data.files."
-            f"max_nan_share = {max_nan_share:.1%}",
+            f"{param} = {max_nan_share:.1%}",
         )
     if not np.isfinite(v).any():
         return
@@ -522,7 +644,14 @@ def _check_values(path: Path, col: str, v: np.ndarray, max_nan_share: float | No
         lo, hi, units = spec.lo, spec.hi, spec.units
     bad = np.isfinite(v) & ((v < lo) | (v > hi))
     if bad.any():
-        hint = _range_hint(units, v, lo, hi, col == TARGET)
+        if col == TARGET:
+            hint = _gpp_scale_hint(v, gpp_scale, too_high=bool(np.nanmax(v) > hi))
+        else:
+            hint = _range_hint(units, v, lo, hi)
+            tol = negative_tolerance(col)
+            if tol and np.nanmin(v) < 0:
+                hint += (f"; negatives down to {-tol:g} are clipped to 0 as packing noise, "
+                         "larger ones are not")
         raise IngestError(
             path, col,
             f"expected {units} within [{lo:g}, {hi:g}], got {v[bad][0]:g} at row "
@@ -545,6 +674,7 @@ def normalise_frame(
     cfg: BuildDataConfig,
     path_year: int | None = None,
     check_nan: bool = True,
+    report: IngestReport | None = None,
 ) -> pd.DataFrame:
     """Check one file's table and bring it to the samples schema.
 
@@ -555,28 +685,39 @@ def normalise_frame(
         path_year: the year from the file name, used when there is no ``year`` column.
         check_nan: check the NaN share of each value column in this table (``build_from_files``
             checks it per year instead, as a year may come in many small files).
+        report: where clipped negatives, infinite values and a missing ``gpp`` column are
+            counted (None: a fresh one, whose warnings are only logged).
 
     Returns:
         The rows with :func:`stcg.data.schema.sample_columns` (float64 values, cell-centre
-        coordinates, ``gpp`` scaled by ``files.gpp_scale``).
+        coordinates, ``gpp`` scaled by ``files.gpp_scale`` and all missing when the file has no
+        ``gpp`` column, +-inf read as missing, small negative flow sums clipped to 0).
 
     Raises:
         IngestError: naming the file, the column and what was expected.
     """
     df = df.copy()
+    report = report if report is not None else IngestReport()
     if "year" not in df.columns:
         if path_year is None:
             raise IngestError(path, "year", "missing: add a year column or put the year in the "
                                             "file name (e.g. climate2gpp_2001.csv)")
         df["year"] = path_year
     variables = list(cfg.variables)
-    required = ["period", "land_cover", *variables, TARGET]
+    required = ["period", "land_cover", *variables]
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise IngestError(
             path, missing[0],
             f"missing required column(s) {missing}; the file has {sorted(map(str, df.columns))}",
         )
+    if TARGET not in df.columns:
+        # inputs to predict from need no observed GPP; build_from_files decides whether the
+        # dataset needs it (a training set does)
+        df[TARGET] = np.nan
+        report.gpp_absent.append(str(path))
+        logger.warning("%s: no %r column: gpp is missing for its %d rows (fine for prediction; "
+                       "a training set needs it)", path, TARGET, len(df))
     has_id = "cell_id" in df.columns
     has_ll = "lon" in df.columns and "lat" in df.columns
     if not (has_id or has_ll):
@@ -588,8 +729,15 @@ def normalise_frame(
     for c in keys:
         miss = ~np.isfinite(num[c])
         if miss.any():
-            raise IngestError(path, c, f"{int(miss.sum())} missing value(s), first at row "
-                                       f"{_first_row(miss)}; key columns must be complete")
+            what = "infinite" if np.isinf(num[c][miss]).all() else "missing"
+            raise IngestError(path, c, f"{int(miss.sum())} {what} value(s), first at row "
+                                       f"{_first_row(miss)}; key columns must be complete "
+                                       "finite numbers")
+    for c in (*variables, TARGET):
+        inf = np.isinf(num[c])
+        if inf.any():
+            num[c] = np.where(inf, np.nan, num[c])
+            report.count("inf_to_nan", c, int(inf.sum()), path)
     for c in ("year", "period", "land_cover", *(["cell_id"] if has_id else [])):
         _integral(path, c, num[c])
     _in_range(path, "period", num["period"], 0, PERIODS_PER_YEAR - 1,
@@ -610,20 +758,9 @@ def normalise_frame(
     if has_ll:
         _in_range(path, "lon", num["lon"], -180.0, 360.0, "longitudes in [-180, 360]")
         _in_range(path, "lat", num["lat"], -90.0, 90.0, "latitudes in [-90, 90]")
+        _check_centres(path, num["lon"], num["lat"], cfg.resolution,
+                       df.attrs.get(CENTRES_FROM))
         cid = cell_id_for(num["lon"], num["lat"], cfg.resolution)
-        if df.attrs.get(CENTRES_FROM):
-            c_lon, c_lat = cell_center(cid, cfg.resolution)
-            d_lon = np.abs((num["lon"] - c_lon + 180.0) % 360.0 - 180.0)
-            off = (d_lon > 1e-6 * cfg.resolution) | (np.abs(num["lat"] - c_lat)
-                                                      > 1e-6 * cfg.resolution)
-            if off.any():
-                i = int(np.flatnonzero(off)[0])
-                raise IngestError(
-                    path, df.attrs[CENTRES_FROM],
-                    f"point ({num['lon'][i]:g}, {num['lat'][i]:g}) at row {i + 1} is not a "
-                    f"cell centre of the {cfg.resolution:g}-degree grid: was the export made "
-                    "at another resolution than build_data.resolution?",
-                )
         if has_id:
             given = num["cell_id"].astype(np.int64)
             bad = given != cid
@@ -640,8 +777,19 @@ def normalise_frame(
         _in_range(path, "cell_id", num["cell_id"], 0, n_lat * n_lon - 1,
                   f"cell ids of the {cfg.resolution:g}-degree grid (0..{n_lat * n_lon - 1})")
     num[TARGET] = num[TARGET] * cfg.files.gpp_scale
+    for c in variables:
+        tol = negative_tolerance(c)
+        small = (num[c] < 0.0) & (num[c] >= -tol)
+        if small.any():
+            report.clipped_min[c] = min(report.clipped_min.get(c, 0.0),
+                                        float(num[c][small].min()))
+            report.count("clipped_negative", c, int(small.sum()), path)
+            num[c] = np.where(small, 0.0, num[c])
     for c in (*variables, TARGET):
-        _check_values(path, c, num[c], cfg.files.max_nan_share if check_nan else None)
+        limit = None
+        if check_nan and not (c == TARGET and str(path) in report.gpp_absent):
+            limit = cfg.files.max_gpp_nan_share if c == TARGET else cfg.files.max_nan_share
+        _check_values(path, c, num[c], limit, cfg.files.gpp_scale)
     lon, lat = cell_center(cid, cfg.resolution)
     out = pd.DataFrame({
         "cell_id": cid,
@@ -654,6 +802,43 @@ def normalise_frame(
     })
     _check_duplicates(out, {0: path}, np.zeros(len(out), dtype=np.int64), cfg.resolution)
     return out[sample_columns(cfg.variables)]
+
+
+def _check_centres(
+    path: Path, lon: np.ndarray, lat: np.ndarray, resolution: float, column: str | None
+) -> None:
+    """Coordinates must be cell centres (within ``schema.CENTRE_TOLERANCE`` of a cell).
+
+    Corner or edge coordinates would silently shift the grid by one cell, so they are refused
+    with the convention seen: points on the grid lines in both directions are cell corners (NW,
+    SE or any other: the four cannot be told apart point by point).
+    """
+    fx = ((lon + 180.0) / resolution) % 1.0
+    fy = ((90.0 - lat) / resolution) % 1.0
+    dx, dy = fx - 0.5, fy - 0.5
+    off = (np.abs(dx) > CENTRE_TOLERANCE) | (np.abs(dy) > CENTRE_TOLERANCE)
+    if not off.any():
+        return
+    i = int(np.flatnonzero(off)[0])
+    on_x = np.abs(np.abs(dx[off]) - 0.5) <= CENTRE_TOLERANCE
+    on_y = np.abs(np.abs(dy[off]) - 0.5) <= CENTRE_TOLERANCE
+    if on_x.all() and on_y.all():
+        seen = ("all such points lie on grid-line crossings: cell corners (e.g. NW or SE), "
+                f"not centres; shift them by half a cell ({resolution / 2:g} degrees) to the "
+                "centres")
+    elif on_x.all() or on_y.all():
+        seen = (f"the {'longitudes' if on_x.all() else 'latitudes'} lie on grid lines (cell "
+                f"edges), not centres; shift them by half a cell ({resolution / 2:g} degrees)")
+    else:
+        seen = ("was the file made at another resolution than build_data.resolution "
+                f"({resolution:g})?")
+    col = column or ("lon" if np.abs(dx[i]) > CENTRE_TOLERANCE else "lat")
+    raise IngestError(
+        path, col,
+        f"point ({lon[i]:g}, {lat[i]:g}) at row {i + 1} is not a cell centre of the "
+        f"{resolution:g}-degree grid (offset {dx[i]:+.3g}, {-dy[i]:+.3g} cells; expected within "
+        f"{CENTRE_TOLERANCE:g}): {seen}",
+    )
 
 
 def _check_duplicates(
@@ -675,7 +860,9 @@ def _check_duplicates(
     )
 
 
-def read_file(path: Path, cfg: BuildDataConfig, root: Path) -> pd.DataFrame:
+def read_file(
+    path: Path, cfg: BuildDataConfig, root: Path, report: IngestReport | None = None
+) -> pd.DataFrame:
     """Read one input file with the reader of its suffix, then :func:`normalise_frame` it."""
     kind = file_kind(path)
     if kind == "parquet":
@@ -690,23 +877,29 @@ def read_file(path: Path, cfg: BuildDataConfig, root: Path) -> pd.DataFrame:
         raise IngestError(path, None, f"unsupported file type; expected one of {sorted(SUFFIXES)}")
     if df.empty:
         raise IngestError(path, None, "no rows")
-    return normalise_frame(df, path, cfg, year_from_path(path), check_nan=False)
+    return normalise_frame(df, path, cfg, year_from_path(path), check_nan=False, report=report)
 
 
 # ---- the whole build ------------------------------------------------------------------------
 
 
-def build_from_files(input_dir: Path, out: Path, cfg: BuildDataConfig) -> DatasetMeta:
+def build_from_files(
+    input_dir: Path, out: Path, cfg: BuildDataConfig, require_target: bool = True
+) -> DatasetMeta:
     """Ingest every file under ``input_dir`` into the dataset directory ``out`` (atomically).
 
     Files are read and checked one by one and staged per year inside the writer's temporary
     directory, then each year is assembled, checked for duplicates across files and written, so
-    memory holds one file and one year at a time.
+    memory holds one file and one year at a time.  Between the two passes the snow-cover
+    convention is decided over all files (:func:`snow_cover_factor`).
 
     Args:
         input_dir: the folder with the user's files (``data/files``).
         out: the dataset directory (``build/climate2gpp``).
         cfg: the ``build_data`` config.
+        require_target: every year needs observed GPP (stage ``build_data``: the dataset
+            trains and evaluates the models) and at most ``files.max_gpp_nan_share`` of it
+            missing.  False ingests inputs to predict from: ``gpp`` may be absent or missing.
 
     Returns:
         The written dataset's :class:`DatasetMeta`.
@@ -734,10 +927,11 @@ def build_from_files(input_dir: Path, out: Path, cfg: BuildDataConfig) -> Datase
     )
     provenance: list[dict] = []
     lc_counts: pd.Series | None = None
+    report = IngestReport()
     with dataset_writer(out, meta) as writer:
         staging = writer.root / "_staging"
         for k, path in enumerate(tqdm(files, desc="build_data[files]: read", unit="file")):
-            df = read_file(path, cfg, input_dir)
+            df = read_file(path, cfg, input_dir, report)
             rows_per_year = {}
             values = {c: np.float32 for c in (*cfg.variables, TARGET)}
             for year, part in df.groupby("year", sort=True):
@@ -751,6 +945,9 @@ def build_from_files(input_dir: Path, out: Path, cfg: BuildDataConfig) -> Datase
                 "bytes": path.stat().st_size,
                 "rows": rows_per_year,
             })
+        report.summarise()
+        snow = (snow_cover_factor(staging, cfg, report, input_dir)
+                if SNOW_COVER in cfg.variables else 1.0)
         file_names = {k: p for k, p in enumerate(files)}
         for year in tqdm(splits.years, desc="build_data[files]: write", unit="year"):
             parts = sorted((staging / f"year={year}").glob("*.parquet"))
@@ -762,7 +959,16 @@ def build_from_files(input_dir: Path, out: Path, cfg: BuildDataConfig) -> Datase
                 )
             df = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
             _check_duplicates(df, file_names, df["_file"].to_numpy(), cfg.resolution)
-            _check_nan_shares(df, year, file_names, cfg)
+            if snow != 1.0:
+                df[SNOW_COVER] = (df[SNOW_COVER].to_numpy(np.float64) * snow).astype(np.float32)
+            gpp = df[TARGET].to_numpy(np.float64)
+            share = float(np.mean(~np.isfinite(gpp)))
+            report.gpp_missing_share[str(year)] = share
+            if require_target:
+                _check_target(df, year, file_names, input_dir, report)
+            _check_nan_shares(df, year, file_names, cfg, require_target)
+            check_gpp_distribution(_worst_file(df, file_names), gpp, cfg.files.gpp_scale,
+                                   f"year {year}")
             writer.write_year(year, df.drop(columns=["_file"]))
             del df
         shutil.rmtree(staging)
@@ -771,7 +977,8 @@ def build_from_files(input_dir: Path, out: Path, cfg: BuildDataConfig) -> Datase
         meta = dataclasses.replace(
             meta,
             n_cells=len(cells),
-            extra={"files": provenance, "gpp_scale": cfg.files.gpp_scale},
+            extra={"files": provenance, "gpp_scale": cfg.files.gpp_scale,
+                   "ingest": report.to_json()},
         )
         writer.meta = meta
     return meta
@@ -785,12 +992,83 @@ def _stage(df: pd.DataFrame, path: Path) -> None:
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, compression="lz4")
 
 
-def _check_nan_shares(
-    df: pd.DataFrame, year: int, files: dict[int, Path], cfg: BuildDataConfig
+def _worst_file(df: pd.DataFrame, files: dict[int, Path]) -> Path:
+    """The file with the most rows of a year (named by year-level value checks)."""
+    return files[int(df["_file"].value_counts().sort_index().idxmax())]
+
+
+def _check_target(
+    df: pd.DataFrame, year: int, files: dict[int, Path], input_dir: Path, report: IngestReport
 ) -> None:
-    """NaN share of every value column over one year; the error names the worst file."""
-    limit = cfg.files.max_nan_share
-    for c in (*cfg.variables, TARGET):
+    """A training / evaluation dataset needs observed GPP in every year."""
+    if np.isfinite(df[TARGET].to_numpy(np.float64)).any():
+        return
+    absent = [files[k] for k in sorted(df["_file"].unique()) if str(files[k]) in report.gpp_absent]
+    why = (f"{len(absent)} file(s) have no gpp column, e.g. {absent[0]}" if absent
+           else "every gpp value is missing (masked)")
+    raise IngestError(
+        absent[0] if absent else input_dir, TARGET,
+        f"no observed GPP in year {year} ({why}); stage build_data builds the dataset the "
+        "models train and are evaluated on, so every year needs gpp (PML_V2, gC m-2 d-1); to "
+        "ingest inputs only to predict from, use `stcg ingest`",
+    )
+
+
+def snow_cover_factor(
+    staging: Path, cfg: BuildDataConfig, report: IngestReport, where: Path
+) -> float:
+    """The factor that brings ``snow_cover`` to % (1 or 100), decided over every file.
+
+    ``files.snow_cover_units: auto`` reads the column as a fraction (the Earth Engine catalog's
+    current convention) when its largest value over all files is at most 1, else as %;
+    ``percent`` or ``fraction`` say it outright.  The choice goes to the data card, and a
+    conversion is also a warning.
+    """
+    vmax = -np.inf
+    for part in sorted(staging.glob("year=*/*.parquet")):
+        v = pq.read_table(part, columns=[SNOW_COVER]).column(0).to_numpy(zero_copy_only=False)
+        v = np.asarray(v, dtype=np.float64)
+        if np.isfinite(v).any():
+            vmax = max(vmax, float(np.nanmax(v)))
+    setting = cfg.files.snow_cover_units
+    if setting == "auto":
+        seen = "fraction" if vmax <= 1.0 else "percent"
+    else:
+        seen = setting
+        if setting == "fraction" and vmax > 1.0:
+            raise IngestError(
+                where, SNOW_COVER,
+                f"build_data.files.snow_cover_units is fraction but the largest value is "
+                f"{vmax:g}, expected at most 1: the files hold %, set snow_cover_units: percent "
+                "(or auto)",
+            )
+    factor = 100.0 if seen == "fraction" else 1.0
+    report.snow_cover = {
+        "setting": setting, "seen": seen, "max_seen": vmax if np.isfinite(vmax) else None,
+        "stored": "percent", "factor": factor,
+    }
+    if factor != 1.0:
+        report.warn(
+            f"{SNOW_COVER}: largest value {vmax:g} over all files <= 1, read as a fraction (0-1) "
+            f"and converted to % (x100){' (auto)' if setting == 'auto' else ''}; set "
+            "build_data.files.snow_cover_units: percent if the files hold % of a snow-poor region"
+        )
+    return factor
+
+
+def _check_nan_shares(
+    df: pd.DataFrame, year: int, files: dict[int, Path], cfg: BuildDataConfig,
+    check_target: bool = True,
+) -> None:
+    """Missing share of every value column over one year; the error names the worst file.
+
+    Features are held to ``files.max_nan_share``; ``gpp`` (masked PML_V2 pixels: a NaN target,
+    the sample kept as model input) to ``files.max_gpp_nan_share``, unless ``check_target`` is
+    off (inputs to predict from).
+    """
+    for c in (*cfg.variables, *([TARGET] if check_target else [])):
+        limit = cfg.files.max_gpp_nan_share if c == TARGET else cfg.files.max_nan_share
+        param = "max_gpp_nan_share" if c == TARGET else "max_nan_share"
         miss = df[c].isna()
         share = float(miss.mean())
         if share <= limit:
@@ -800,7 +1078,7 @@ def _check_nan_shares(
         raise IngestError(
             files[worst], c,
             f"{share:.1%} of year {year}'s values are missing, more than build_data.files."
-            f"max_nan_share = {limit:.1%} (this file: {per_file.iloc[0]:.1%} missing)",
+            f"{param} = {limit:.1%} (this file: {per_file.iloc[0]:.1%} missing)",
         )
 
 

@@ -1,4 +1,4 @@
-"""Climate2GPP schema: one long table for every source (paper Section 4.1; DESIGN.md "Data").
+"""Climate2GPP schema: one long table for every source (paper Section 4.1; docs/design.md).
 
 One row per (cell, year, period) with period the 8-day period of the year (0..45, period ``p``
 starts on day of year ``8 p + 1``; the last one is 5 or 6 days long).  Columns:
@@ -10,7 +10,9 @@ Units are those of the Earth Engine bands, aggregated over the period: ``*_sum``
 heat fluxes, evaporation, precipitation) are *summed* over the days of the period, every other band
 is *averaged* (paper Section 4.1).  ECMWF's sign convention holds: vertical fluxes are positive
 downwards, so evaporation and the latent heat flux are negative where water leaves the surface.
-``gpp`` is PML_V2's unit, gC m-2 d-1, as the mean over the period (DESIGN.md).
+``gpp`` is PML_V2's unit, gC m-2 d-1, as the mean over the period (the paper sums it over the 8
+days; a daily mean keeps the 5- and 6-day last periods comparable with the others).  ``snow_cover``
+is stored in % (0-100); ingestion converts a fraction (0-1) and says so.
 
 The plausible ranges below are deliberately wide: they catch unit mistakes (degC for K, mm for m,
 W m-2 for J m-2, a missing scale factor) and not weather extremes.
@@ -125,6 +127,36 @@ VARIABLES: dict[str, Variable] = {
 
 GPP_RANGE = (0.0, 40.0)
 """Plausible GPP range in gC m-2 d-1 (PML_V2 after its 0.01 scale factor)."""
+
+GPP_Q99_REFERENCE = 10.0
+"""Typical 99th percentile of the positive 8-day mean GPP values of a year of land cells, in
+gC m-2 d-1 (PML_V2: tropical forests and crop peaks reach 8..20): the reference against which
+ingestion picks the likeliest scale mistake (x100, x8, x1000, /100, /1000)."""
+GPP_Q99_MIN = 0.3
+"""Smallest plausible 99th percentile of a year's positive GPP values (gC m-2 d-1); below it the
+values were divided by 100 or 1000 somewhere (the largest value alone does not show it)."""
+GPP_MIN_POSITIVE = 100
+"""Positive GPP values a year needs before its distribution is judged."""
+
+SNOW_COVER = "snow_cover"
+"""The band stored in % whose Earth Engine catalog entry now documents a fraction (0-1)."""
+
+NEGATIVE_TOLERANCE = 1e-3
+"""Non-negative ERA5-Land flow sums (``*_sum`` bands whose ``lo`` is 0: precipitation, the solar
+and the downward thermal radiation) may come slightly negative from GRIB packing; values down to
+``-NEGATIVE_TOLERANCE x hi`` (the band's plausible maximum) are clipped to 0, larger negatives
+are errors."""
+
+CENTRE_TOLERANCE = 0.01
+"""Coordinates must lie within this fraction of a cell from a cell centre."""
+
+
+def negative_tolerance(name: str) -> float:
+    """Magnitude of the negative values of band ``name`` clipped to 0 (0: none are)."""
+    spec = VARIABLES.get(name)
+    if spec is None or spec.agg != "sum" or spec.lo != 0.0:
+        return 0.0
+    return NEGATIVE_TOLERANCE * spec.hi
 
 
 def period_start_doy(period: int) -> int:

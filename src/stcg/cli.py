@@ -172,6 +172,35 @@ def gee_export(
         raise typer.Exit(1)
 
 
+# ---- ingest (stcg.data.files) ----
+@app.command("ingest")
+def ingest_cmd(
+    input_dir: Annotated[Path, typer.Argument(help="Folder of input files (CSV, Parquet, "
+                                                   "NetCDF, GeoTIFF; see stcg.data.files).")],
+    out: Annotated[Path, typer.Argument(help="Dataset directory to write (replaced "
+                                             "atomically).")],
+    params: Annotated[Path, typer.Option(help="params.yaml whose build_data section gives the "
+                                              "variables, resolution, years and checks.")
+                      ] = Path("params.yaml"),
+) -> None:
+    """Ingest files into a dataset to predict from: gpp may be absent (it is then missing).
+
+    Same checks as stage build_data with source files, except that observed GPP is optional:
+    the result feeds `stcg predict`, not training. Errors are one line; nothing is written.
+    """
+    from stcg.config import BuildDataConfig, ConfigError, load_section
+    from stcg.data.files import build_from_files
+    from stcg.errors import StcgError
+
+    try:
+        cfg = load_section(BuildDataConfig, "build_data", params)
+        meta = build_from_files(input_dir, out, cfg, require_target=False)
+    except (StcgError, ConfigError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"{out}: {meta.n_cells} cells, years {meta.years[0]}..{meta.years[-1]}")
+
+
 # ---- predict (stcg.train.predict) ----
 @app.command("predict")
 def predict_cmd(

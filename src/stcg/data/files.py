@@ -830,14 +830,13 @@ def _check_centres(
         seen = (f"the {'longitudes' if on_x.all() else 'latitudes'} lie on grid lines (cell "
                 f"edges), not centres; shift them by half a cell ({resolution / 2:g} degrees)")
     else:
-        seen = ("was the file made at another resolution than build_data.resolution "
-                f"({resolution:g})?")
+        seen = (f"offset {dx[i]:+.3g}, {-dy[i]:+.3g} cells from the nearest centre: was the "
+                f"file made at another resolution than build_data.resolution ({resolution:g})?")
     col = column or ("lon" if np.abs(dx[i]) > CENTRE_TOLERANCE else "lat")
     raise IngestError(
         path, col,
         f"point ({lon[i]:g}, {lat[i]:g}) at row {i + 1} is not a cell centre of the "
-        f"{resolution:g}-degree grid (offset {dx[i]:+.3g}, {-dy[i]:+.3g} cells; expected within "
-        f"{CENTRE_TOLERANCE:g}): {seen}",
+        f"{resolution:g}-degree grid (expected within {CENTRE_TOLERANCE:g} of a cell): {seen}",
     )
 
 

@@ -98,6 +98,15 @@ def gee_export(
     folder: Annotated[str, typer.Option(
         help="Drive folder, or the bucket with --destination gcs.")] = "stcg_climate2gpp",
     prefix: Annotated[str, typer.Option(help="File-name prefix of the exports.")] = "climate2gpp",
+    tile_scale: Annotated[int, typer.Option(
+        help="Earth Engine tileScale of the table reductions (1..16); raise it when tasks fail "
+        "with 'User memory limit exceeded'.")] = 4,
+    periods_per_task: Annotated[int | None, typer.Option(
+        help="CSV: periods per export task (default: a whole year, 46 periods); e.g. 12 splits "
+        "a year into 4 smaller tasks. Keep it the same across runs.")] = None,
+    digits: Annotated[int | None, typer.Option(
+        help="Round every band to this many significant digits of its plausible range on Earth "
+        "Engine (5 shrinks the CSV to about half; default: full precision).")] = None,
     local_dir: Annotated[Path, typer.Option(
         help="Where the exports are downloaded to (units found there are done).")
     ] = Path("data/files"),
@@ -144,6 +153,9 @@ def gee_export(
             folder=folder,
             prefix=prefix,
             years=parse_years(years),
+            tile_scale=tile_scale,
+            periods_per_task=periods_per_task,
+            digits=digits,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc

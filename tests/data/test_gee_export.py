@@ -119,13 +119,79 @@ def test_plan_names_and_digest() -> None:
 
 
 def test_coarsening_steps() -> None:
-    assert gee.coarsening_steps(gee.PML_RES, 0.5) == [0.5]        # 120 pixels per side
-    assert gee.coarsening_steps(gee.PML_RES, 2.5) == [0.5, 2.5]
-    assert gee.coarsening_steps(gee.PML_RES, 10.0) == [0.5, 10.0]
-    assert gee.coarsening_steps(0.05, 10.0) == [5.0, 10.0]        # 200 > 128
-    assert gee.coarsening_steps(0.1, 10.0) == [10.0]
+    """Steps of at most 12 pixels per side (144 per output pixel), on standard grids."""
+    assert gee.coarsening_steps(gee.PML_RES, 0.5) == [0.05, 0.5]   # 12, then 10 per side
+    assert gee.coarsening_steps(gee.PML_RES, 2.5) == [0.05, 0.5, 2.5]
+    assert gee.coarsening_steps(gee.PML_RES, 10.0) == [0.05, 0.5, 5.0, 10.0]
+    assert gee.coarsening_steps(0.05, 10.0) == [0.5, 5.0, 10.0]
+    assert gee.coarsening_steps(0.1, 10.0) == [1.0, 10.0]
+    assert gee.coarsening_steps(0.1, 0.5) == [0.5]
     assert gee.coarsening_steps(0.1, 0.25) == [0.25]
-    assert gee.max_pixels(0.1, 0.5) == 36 and gee.max_pixels(gee.PML_RES, 0.5) == 121 ** 2
+    assert gee.max_pixels(0.1, 0.5) == 36 and gee.max_pixels(gee.PML_RES, 0.05) == 13 ** 2
+    for native in (gee.PML_RES, gee.MCD12C1_RES, gee.ERA5_LAND_RES):
+        for res in (0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0):
+            prev = native
+            for step in gee.coarsening_steps(native, res):
+                assert step / prev <= gee.MAX_STEP + 1e-9, (native, res)
+                assert gee.max_pixels(prev, step) <= gee.MAX_PIXELS == 169
+                prev = step
+
+
+def test_periods_per_task_splits_a_year() -> None:
+    r = ExportRecipe(years=(2001, 2020), periods_per_task=12)
+    units = gee.plan_units(r)
+    assert [u.periods for u in units[:4]] == [tuple(range(0, 12)), tuple(range(12, 24)),
+                                              tuple(range(24, 36)), tuple(range(36, 46))]
+    assert [len(u.periods) for u in units[4:]] == [12, 12, 12, 8]   # 2020 ends with period 43
+    assert units[1].file_prefix == f"climate2gpp_r0p5_{r.digest}_2001_p12-p23"
+    assert r.digest == ExportRecipe().digest   # same numbers, other tasks
+    from stcg.data.files import year_from_path
+
+    assert all(year_from_path(Path(f"{u.file_prefix}.csv")) == u.year for u in units)
+    assert len({u.description for u in units}) == 8
+
+
+def test_rounded_export_keeps_digits_and_prints_short() -> None:
+    r = ExportRecipe(digits=5)
+    assert r.digest != ExportRecipe().digest and r.to_json()["digits"] == 5
+    q = dict(zip([*r.variables, "gpp"], gee.rounding_quanta(r), strict=True))
+    assert q["temperature_2m"] == pytest.approx(0.01)
+    assert q["surface_solar_radiation_downwards_sum"] == pytest.approx(1e4)
+    assert q["total_precipitation_sum"] == pytest.approx(1e-4)
+    assert q["gpp"] == pytest.approx(1e-3) and q["surface_pressure"] == pytest.approx(10.0)
+    rng = np.random.default_rng(0)
+    lo = np.array([VARIABLES[v].lo for v in r.variables] + [0.0])
+    hi = np.array([VARIABLES[v].hi for v in r.variables] + [40.0])
+    v = lo + rng.uniform(0, 1, (200, lo.size)) * (hi - lo)
+    out = gee.round_values(v, r)
+    qa = np.array(list(q.values()))
+    assert np.all(np.abs(out - v) <= qa / 2 * (1 + 1e-9))       # within half a step
+    np.testing.assert_allclose(out / qa, np.round(out / qa), atol=1e-6)
+    # shortest repr of a rounded value has at most `digits` significant digits (+ sign, point)
+    t2m = out[:, 0]
+    assert max(len(repr(float(x))) for x in t2m) <= len("273.15")
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"tile_scale": 32}, "tile_scale"),
+    ({"periods_per_task": 0}, "periods_per_task"),
+    ({"periods_per_task": 5, "file_format": "geotiff"}, "CSV exports only"),
+    ({"digits": 1}, "digits"),
+])
+def test_new_recipe_options_are_checked(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ExportRecipe(**kwargs)
+
+
+def test_operation_info_keeps_the_error_message() -> None:
+    failed = {"name": "projects/p/operations/XYZ", "done": True,
+              "metadata": {"description": "stcg_x_2001", "state": "FAILED"},
+              "error": {"code": 3, "message": "User memory limit exceeded."}}
+    assert gee.operation_info(failed) == TaskInfo("stcg_x_2001", "FAILED", "XYZ",
+                                                  "User memory limit exceeded.")
+    running = {"name": "projects/p/operations/A", "metadata": {"description": "d",
+                                                               "state": "PENDING"}}
+    assert gee.operation_info(running) == TaskInfo("d", "READY", "A", None)
 
 
 def test_parse_years() -> None:
@@ -298,3 +364,17 @@ def test_export_names_and_columns_are_what_ingestion_reads(tmp_path: Path) -> No
             assert (year_from_path(tile), period_from_path(tile)) == (unit.year, unit.periods[0])
     csv = write_ee_csv(tmp_path / "x_2019.csv", truth_frame(years=(2019,)).head(3))
     assert csv.read_text().splitlines()[0].split(",") == gee.table_selectors(ExportRecipe())
+
+
+def test_cli_split_digits_tile_scale(tmp_path: Path) -> None:
+    from stcg.cli import app
+
+    res = CliRunner().invoke(app, [
+        "gee-export", "--years", "2019-2020", "--local-dir", str(tmp_path / "f"),
+        "--manifest", str(tmp_path / "m.json"), "--dry-run", "--periods-per-task", "12",
+        "--digits", "5", "--tile-scale", "8"])
+    assert res.exit_code == 0, res.output
+    assert "PLANNED=8" in res.stdout and '"digits": 5' in res.output
+    assert '"tile_scale": 8' in res.output and "_2019_p12-p23: PLANNED" in res.output
+    res = CliRunner().invoke(app, ["gee-export", "--dry-run", "--tile-scale", "0"])
+    assert res.exit_code == 2 and "tile_scale" in res.output

@@ -12,7 +12,9 @@ What they cannot check is what the server computes (see the closing note of issu
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -220,3 +222,88 @@ def test_import_ee_error_is_clear(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_dates_are_iso() -> None:
     assert iso(2001, 0) == ("2001-01-01", "2001-01-09")
     assert dt.date.fromisoformat(iso(2020, 45)[1]) == dt.date(2021, 1, 1)
+
+
+def reduce_resolution_steps(graph: dict) -> list[dict]:
+    """Every ``reduceResolution`` of a serialised graph, with ``maxPixels``."""
+    return [r["arguments"] for r in calls(graph, "Image.reduceResolution")]
+
+
+@pytest.mark.parametrize(("file_format", "resolution"), [("csv", 0.5), ("geotiff", 2.5),
+                                                         ("csv", 10.0)])
+def test_no_reduce_resolution_step_exceeds_max_pixels(ee_offline: Any, file_format: str,
+                                                      resolution: float) -> None:
+    """Walk the whole task graph: every step combines at most 12 x 12 input pixels per output
+    pixel and asks for at most MAX_PIXELS; PML_V2 goes 1/240 -> 0.05 -> 0.5 degree."""
+    recipe = gee.ExportRecipe(years=(2003,), resolution=resolution, file_format=file_format,
+                              variables=("temperature_2m", "total_precipitation_sum"))
+    unit = gee.plan_units(recipe)[0]
+    graph = encode(gee.make_task(ee_offline, recipe, unit).config["expression"])
+    steps = reduce_resolution_steps(graph)
+    assert steps
+    pixels = [const(s["maxPixels"]) for s in steps]
+    assert max(pixels) <= gee.MAX_PIXELS == 169, pixels
+    # the reprojection after each step: PML's chain passes through 0.05 and 0.5 degrees
+    scales = {const(p["arguments"]["transform"])[0] for p in calls(graph, "Projection")
+              if "transform" in p["arguments"]}
+    assert {0.05, 0.5, resolution} <= scales
+    assert 169 in pixels   # the 1/240 -> 0.05 step (12 x 12 pixels plus margin)
+
+
+def test_old_single_step_would_have_exceeded(ee_offline: Any) -> None:
+    """The check above can fail: a one-step 1/240 -> 0.5 reduction asks for 121 x 121."""
+    image = ee_offline.Image.constant(1)
+    one = gee.coarsen(ee_offline, image, ee_offline.Reducer.mean(), gee.PML_RES, 0.5)
+    assert max(const(s["maxPixels"]) for s in reduce_resolution_steps(encode(one))) == 169
+    big = image.reduceResolution(reducer=ee_offline.Reducer.mean(),
+                                 maxPixels=gee.max_pixels(gee.PML_RES, 0.5))
+    assert const(reduce_resolution_steps(encode(big))[0]["maxPixels"]) == 121 ** 2 > 169
+
+
+def test_tile_scale_split_and_digits_reach_the_graph(ee_offline: Any) -> None:
+    recipe = gee.ExportRecipe(years=(2001,), periods_per_task=12, tile_scale=8, digits=5,
+                              variables=("temperature_2m", "surface_solar_radiation_downwards_sum"))
+    units = gee.plan_units(recipe)
+    assert len(units) == 4
+    graph = encode(gee.make_task(ee_offline, recipe, units[1]).config["expression"])
+    rr = list(calls(graph, "Image.reduceRegions"))
+    assert len(rr) == 12                                   # periods 12..23 only
+    assert {const(r["arguments"]["tileScale"]) for r in rr} == {8}
+    periods = {const(c["arguments"]["value"]) for c in calls(graph, "Element.set")
+               if const(c["arguments"]["key"]) == "period"}
+    assert periods == set(range(12, 24))
+    assert list(calls(graph, "Image.round")) and list(calls(graph, "Image.toDouble"))
+    consts = {tuple(const(c["arguments"]["value"])) for c in calls(graph, "Image.constant")
+              if isinstance(const(c["arguments"]["value"]), list)}
+    up, down = gee.rounding_factors(recipe)
+    assert tuple(up) in consts and tuple(down) in consts
+    assert up == [100.0, 1.0, 1000.0] and down == [1.0, 1e4, 1.0]
+
+
+def test_wait_prints_the_error_of_failed_tasks(ee_offline: Any, monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    """Through a fake of Earth Engine's operations API: a task that fails while --wait polls
+    prints its error message, which is also kept in the manifest."""
+    recipe = gee.ExportRecipe(years=(2005,), variables=("temperature_2m",))
+    (unit,) = gee.plan_units(recipe)
+    polls: list[int] = []
+
+    def list_operations(project: str | None = None) -> list[dict]:
+        polls.append(1)
+        op = {"name": "projects/p/operations/OP1",
+              "metadata": {"description": unit.description, "state": "RUNNING"}}
+        if len(polls) >= 3:
+            op = {**op, "done": True, "error": {"code": 8, "message":
+                                                 "User memory limit exceeded."},
+                  "metadata": {**op["metadata"], "state": "FAILED"}}
+        return [op]
+
+    monkeypatch.setattr(ee.data, "listOperations", list_operations)
+    lines: list[str] = []
+    counts = gee.run_export(recipe, gee.EeBackend(ee_offline, recipe), tmp_path / "m.json",
+                            tmp_path / "files", wait=True, log=lines.append,
+                            sleep=lambda s: None, progress=False)
+    assert counts == {"FAILED": 1} and len(polls) == 3
+    assert f"{unit.description}: FAILED: User memory limit exceeded." in lines
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    assert manifest["units"][unit.key]["error"] == "User memory limit exceeded."

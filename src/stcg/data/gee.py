@@ -1,4 +1,4 @@
-"""The paper's Climate2GPP recipe on Google Earth Engine: ``stcg gee-export`` (issue 7).
+"""The paper's Climate2GPP recipe on Google Earth Engine: ``stcg gee-export``.
 
 Paper Section 4.1 builds Climate2GPP on Earth Engine from 2001-01-01 to 2020-12-17 with an 8-day
 step.  This module rebuilds that recipe, exports it per year, and keeps track of the export so a
@@ -36,10 +36,13 @@ Collections (exact Earth Engine IDs; catalog facts checked against the public ca
 
 Spatial reduction: everything is reduced to the global equirectangular grid of the chosen
 resolution (``EPSG:4326``, origin 180W / 90N, the grid of ``schema.cell_id_for``) with
-``reduceResolution`` -- mean for ERA5-Land and GPP, mode for land cover -- in steps of at most 128
-native pixels per side (PML_V2's ~500 m pixels go through 0.5 degree first).  Note the classic
-pitfall this handles: a temporal composite loses its native projection, so it is given back
-(``setDefaultProjection``) before ``reduceResolution``.
+``reduceResolution`` -- mean for ERA5-Land and GPP, mode for land cover -- in steps that combine
+at most :data:`MAX_STEP` (12) input pixels per side, i.e. 144 per output pixel, with
+``maxPixels`` at most :data:`MAX_PIXELS` (169: one pixel of margin per side for edge pixels that
+touch an output pixel).  PML_V2's ~500 m pixels (1/240 degree) go through 0.05 and 0.5 degree
+(12 x 12, then 10 x 10 pixels) instead of 120 x 120 at once, which the Earth Engine docs warn runs
+out of memory.  Note the classic pitfall this handles: a temporal composite loses its native
+projection, so it is given back (``setDefaultProjection``) before ``reduceResolution``.
 
 Land grid: a cell is kept when its majority land cover in ``mask_year`` (default the first year)
 is not one of ``exclude_land_cover`` (default water 0 and permanent snow / ice 15), ERA5-Land has
@@ -50,7 +53,10 @@ Outputs (per year, to Google Drive folder or Cloud Storage bucket):
 
 * ``csv`` (default): one table per year, one row per (land cell, period), columns
   ``system:index, land_cover, year, period, <variables>, gpp, .geo`` (``.geo`` is the cell centre
-  as a GeoJSON point; missing values are empty fields).  One task per year.
+  as a GeoJSON point; missing values are empty fields).  One task per year, or per block of
+  ``periods_per_task`` periods (``--periods-per-task``; smaller tasks when one runs out of memory
+  or time).  ``digits`` (``--digits``) rounds every band to that many significant digits of its
+  plausible range (``schema.VARIABLES[...].lo/hi``) on Earth Engine, which shortens the CSV.
 * ``geotiff``: one multi-band GeoTIFF per (year, period), bands ``land_cover, <variables>, gpp``,
   float32, no-data -9999, on the grid itself.  46 tasks per year.
 
@@ -93,7 +99,14 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from stcg.data.periods import period_bounds, period_of, periods_between
-from stcg.data.schema import TARGET, VARIABLES, check_variables, grid_shape
+from stcg.data.schema import (
+    GPP_RANGE,
+    PERIODS_PER_YEAR,
+    TARGET,
+    VARIABLES,
+    check_variables,
+    grid_shape,
+)
 from stcg.io import read_json, write_json
 
 # ---- collections ---------------------------------------------------------------------------
@@ -155,8 +168,12 @@ PML_BAND = "GPP"
 LAND_COVER = "land_cover"
 NODATA = -9999.0
 """No-data value of GeoTIFF exports."""
-MAX_STEP = 128
-"""Most native pixels per side that one ``reduceResolution`` step combines."""
+MAX_STEP = 12
+"""Most input pixels per side that one ``reduceResolution`` step combines (144 per output
+pixel)."""
+MAX_PIXELS = (MAX_STEP + 1) ** 2
+"""Largest ``maxPixels`` of any ``reduceResolution`` step: ``MAX_STEP`` squared plus a pixel of
+margin per side (input pixels that touch an output pixel's edge)."""
 _GRID_STEPS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0)
 
 
@@ -191,7 +208,11 @@ class ExportRecipe:
         folder: the Drive folder, or the bucket for ``gcs``.
         prefix: file-name prefix.
         years: export only these years (None: every year of the span).
-        tile_scale: Earth Engine ``tileScale`` of the table reduction (raise on memory errors).
+        tile_scale: Earth Engine ``tileScale`` of the table reduction (1..16; raise on memory
+            errors: smaller tiles, more of them).
+        periods_per_task: CSV only: periods per export task (None: a whole year per task).
+        digits: round every value to this many significant digits of its band's plausible range
+            (None: full precision); changes the numbers, so it is hashed into the names.
     """
 
     start: dt.date = dt.date(2001, 1, 1)
@@ -209,6 +230,8 @@ class ExportRecipe:
     prefix: str = "climate2gpp"
     years: tuple[int, ...] | None = None
     tile_scale: int = 4
+    periods_per_task: int | None = None
+    digits: int | None = None
 
     def __post_init__(self) -> None:
         check_variables(self.variables)
@@ -236,6 +259,18 @@ class ExportRecipe:
             raise ValueError(f"prefix must be a plain file-name prefix, got {self.prefix!r}")
         if self.gpp_scale is not None and not self.gpp_scale > 0:
             raise ValueError(f"gpp_scale must be positive, got {self.gpp_scale}")
+        if not 1 <= self.tile_scale <= 16:
+            raise ValueError(f"tile_scale: expected 1..16 (Earth Engine's range), got "
+                             f"{self.tile_scale}")
+        if self.periods_per_task is not None:
+            if self.file_format != "csv":
+                raise ValueError("periods_per_task splits CSV exports only (GeoTIFF exports "
+                                 "are one task per period already)")
+            if not 1 <= self.periods_per_task <= PERIODS_PER_YEAR:
+                raise ValueError(f"periods_per_task: expected 1..{PERIODS_PER_YEAR}, got "
+                                 f"{self.periods_per_task}")
+        if self.digits is not None and not 2 <= self.digits <= 15:
+            raise ValueError(f"digits: expected 2..15 significant digits, got {self.digits}")
 
     @property
     def periods(self) -> list[tuple[int, int]]:
@@ -294,6 +329,7 @@ class ExportRecipe:
             "mask_year": self.effective_mask_year,
             "min_lat": self.min_lat,
             "file_format": self.file_format,
+            **({"digits": self.digits} if self.digits is not None else {}),
         }
 
     @property
@@ -317,6 +353,8 @@ class ExportRecipe:
             "destination": self.destination,
             "folder": self.folder,
             "prefix": self.prefix,
+            "tile_scale": self.tile_scale,
+            "periods_per_task": self.periods_per_task,
         }
 
 
@@ -355,9 +393,16 @@ def plan_units(recipe: ExportRecipe) -> list[ExportUnit]:
     units = []
     for year in recipe.export_years:
         periods = recipe.periods_of(year)
-        if recipe.file_format == "csv":
+        if recipe.file_format == "csv" and recipe.periods_per_task is None:
             units.append(ExportUnit(year, tuple(periods), f"stcg_{tag}_{year}",
                                     f"{recipe.prefix}_{tag}_{year}"))
+        elif recipe.file_format == "csv":
+            n = recipe.periods_per_task
+            for i in range(0, len(periods), n):
+                block = tuple(periods[i:i + n])
+                name = f"{year}_p{block[0]:02d}-p{block[-1]:02d}"
+                units.append(ExportUnit(year, block, f"stcg_{tag}_{name}",
+                                        f"{recipe.prefix}_{tag}_{name}"))
         else:
             for p in periods:
                 units.append(ExportUnit(year, (p,), f"stcg_{tag}_{year}_p{p:02d}",
@@ -374,7 +419,7 @@ def coarsening_steps(native: float, target: float, max_step: int = MAX_STEP) -> 
     steps: list[float] = []
     current = native
     while target / current > max_step + 1e-9:
-        options = [g for g in _GRID_STEPS if current < g <= current * max_step
+        options = [g for g in _GRID_STEPS if current < g <= current * max_step * (1 + 1e-9)
                    and abs(target / g - round(target / g)) < 1e-9]
         if not options:
             raise ValueError(f"cannot coarsen {native} to {target} degrees in steps of {max_step}")
@@ -385,8 +430,15 @@ def coarsening_steps(native: float, target: float, max_step: int = MAX_STEP) -> 
 
 
 def max_pixels(native: float, target: float) -> int:
-    """``maxPixels`` for one ``reduceResolution`` step (input pixels touching one output pixel)."""
-    return int(math.ceil(target / native + 1.0) ** 2)
+    """``maxPixels`` for one ``reduceResolution`` step (input pixels touching one output pixel).
+
+    ``ratio + 1`` pixels per side (a whole ratio taken as exact despite floating point, so
+    1/240 -> 0.05 degree is 13 x 13 = 169, not 14 x 14).
+    """
+    ratio = target / native
+    if abs(ratio - round(ratio)) < 1e-6:
+        ratio = float(round(ratio))
+    return int((math.ceil(ratio) + 1) ** 2)
 
 
 # ---- the numpy reference of the temporal aggregation ----------------------------------------
@@ -534,9 +586,45 @@ def grid_region(ee: Any, recipe: ExportRecipe) -> Any:
 
 
 def period_image(ee: Any, recipe: ExportRecipe, year: int, period: int, lc: Any) -> Any:
-    """Bands ``land_cover, <variables>, gpp`` of one period on the grid."""
-    return ee.Image.cat([lc, era5_period(ee, recipe, year, period),
-                         gpp_period(ee, recipe, year, period)])
+    """Bands ``land_cover, <variables>, gpp`` of one period on the grid (rounded to
+    ``recipe.digits`` significant digits when set)."""
+    values = ee.Image.cat([era5_period(ee, recipe, year, period),
+                           gpp_period(ee, recipe, year, period)])
+    if recipe.digits is not None:
+        up, down = rounding_factors(recipe)
+        values = (values.toDouble().multiply(ee.Image.constant(up))
+                  .divide(ee.Image.constant(down)).round()
+                  .multiply(ee.Image.constant(down)).divide(ee.Image.constant(up))
+                  .rename([*recipe.variables, TARGET]))
+    return ee.Image.cat([lc, values])
+
+
+def rounding_quanta(recipe: ExportRecipe) -> list[float]:
+    """The rounding step of each value band (``variables`` then ``gpp``) for ``recipe.digits``:
+    ``10 ** (floor(log10(max |lo|, |hi|)) - digits + 1)`` of the band's plausible range, so
+    K keeps 0.01 and J m-2 sums 1e4 at 5 digits."""
+    if recipe.digits is None:
+        raise ValueError("rounding_quanta needs recipe.digits")
+    spans = [max(abs(VARIABLES[v].lo), abs(VARIABLES[v].hi)) for v in recipe.variables]
+    spans.append(max(abs(x) for x in GPP_RANGE))
+    return [10.0 ** (math.floor(math.log10(s)) - recipe.digits + 1) for s in spans]
+
+
+def rounding_factors(recipe: ExportRecipe) -> tuple[list[float], list[float]]:
+    """``(up, down)`` per value band: a value ``v`` is rounded as
+    ``round(v * up / down) * down / up`` with whole ``up`` (steps below 1) or whole ``down``
+    (steps of 1 and more), so the result is the double nearest a short decimal and prints short.
+    """
+    up = [round(1.0 / q) if q < 1 else 1.0 for q in rounding_quanta(recipe)]
+    down = [1.0 if q < 1 else q for q in rounding_quanta(recipe)]
+    return [float(u) for u in up], down
+
+
+def round_values(values: np.ndarray, recipe: ExportRecipe) -> np.ndarray:
+    """What :func:`period_image` computes on Earth Engine, in numpy: ``values [N, B]`` of the
+    value bands rounded to ``recipe.digits`` (reference for tests and the size benchmark)."""
+    up, down = (np.asarray(x) for x in rounding_factors(recipe))
+    return np.round(np.asarray(values, dtype=np.float64) * up / down) * down / up
 
 
 def year_table(ee: Any, recipe: ExportRecipe, year: int, periods: Iterable[int]) -> Any:
@@ -672,6 +760,28 @@ class TaskBackend(Protocol):
         ...
 
 
+OPERATION_STATES = {
+    "PENDING": "READY",
+    "RUNNING": "RUNNING",
+    "CANCELLING": "CANCEL_REQUESTED",
+    "SUCCEEDED": "COMPLETED",
+    "CANCELLED": "CANCELLED",
+    "FAILED": "FAILED",
+}
+"""Earth Engine operation state -> task state (the names ``ee.batch.Task`` uses)."""
+
+
+def operation_info(op: dict[str, Any]) -> TaskInfo:
+    """One entry of ``ee.data.listOperations()`` as a :class:`TaskInfo` (with the error message
+    of a failed task, ``op["error"]["message"]``)."""
+    meta = op.get("metadata") or {}
+    state = OPERATION_STATES.get(str(meta.get("state")), "UNKNOWN")
+    error = (op.get("error") or {}).get("message") if op.get("done") else None
+    name = str(op.get("name") or "")
+    return TaskInfo(str(meta.get("description") or ""), state, name.rsplit("operations/", 1)[-1],
+                    error)
+
+
 class EeBackend:
     """Earth Engine batch tasks for ``recipe``."""
 
@@ -680,13 +790,9 @@ class EeBackend:
         self.recipe = recipe
 
     def list_tasks(self) -> list[TaskInfo]:
-        """``ee.batch.Task.list()``."""
-        out = []
-        for task in self.ee.batch.Task.list():
-            state = getattr(task.state, "value", task.state)
-            desc = (task.config or {}).get("description") or ""
-            out.append(TaskInfo(desc, str(state), str(task.id)))
-        return out
+        """``ee.data.listOperations()``, read here because ``ee.batch.Task.list()`` drops the
+        error message of failed tasks (and ``ee.data.getTaskList()`` is deprecated)."""
+        return [operation_info(op) for op in self.ee.data.listOperations()]
 
     def start(self, unit: ExportUnit) -> str:
         """Build the graph and start the export task."""
@@ -809,7 +915,8 @@ def run_export(
             entry["state"] = entry.get("state") or "PLANNED"  # last known, nothing submitted
         else:
             if task is not None:
-                log(f"{unit.description}: previous task {task.state}; submitting again")
+                why = f" ({task.error})" if task.error else ""
+                log(f"{unit.description}: previous task {task.state}{why}; submitting again")
             entry.update(state="SUBMITTED", task_id=backend.start(unit))
             save()
         counts[entry["state"]] = counts.get(entry["state"], 0) + 1
@@ -855,7 +962,8 @@ def _wait(
                 entry["state"] = "RUNNING" if task.state in ACTIVE else task.state
                 if task.state in ("FAILED", "CANCELLED"):
                     entry["error"] = task.error
-                    log(f"{unit.description}: {task.state} {task.error or ''}".rstrip())
+                    reason = task.error or "(Earth Engine gave no reason)"
+                    log(f"{unit.description}: {task.state}: {reason}")
         save()
         states = [entries[u.key].get("state") for u in units]
         bar.n = sum(s in (DONE, LOCAL) for s in states)

@@ -1,4 +1,4 @@
-"""Source ``files`` of stage ``build_data``: ingest user files into the Climate2GPP layout (issue 2, 7).
+"""Source ``files`` of stage ``build_data``: ingest user files into the Climate2GPP layout.
 
 The input directory (the stage passes ``data/files/``) holds per-year files that use the schema's
 column names (:mod:`stcg.data.schema`): ERA5-Land variables under their Earth Engine band names,
@@ -29,19 +29,39 @@ given.  Samples and ``cells.parquet`` carry cell-centre coordinates.  A cell's l
 keep each year's class.  Years missing from a file are read from its name (``..._2001.csv`` or a
 ``year=2001`` directory).
 
-Validation -- on any problem, :class:`IngestError` names the file, the column and what was
-expected, and nothing is written (the dataset directory appears only on success):
+Validation -- on any problem, :class:`IngestError` (a :class:`stcg.errors.StcgError`) names in
+one line the file, the column, the value seen, what was expected and the fix, and nothing is
+written (the dataset directory appears only on success):
 
-* required columns, numbers only (row of the first offending value), complete key columns,
-  integral ``year``/``period``/``land_cover``/``cell_id``; ``period`` 0..45, ``land_cover``
-  0..16, years within ``build_data.splits``, coordinates on the globe;
+* required columns, numbers only (row of the first offending value), complete and finite key
+  columns, integral ``year``/``period``/``land_cover``/``cell_id``; ``period`` 0..45,
+  ``land_cover`` 0..16, years within ``build_data.splits``, coordinates on the globe and on cell
+  centres (within ``schema.CENTRE_TOLERANCE`` of a cell; corner or edge coordinates are named as
+  such, as they would shift the grid by one cell);
 * plausible ranges per variable (``schema.VARIABLES[...].lo/hi``, ``schema.GPP_RANGE`` after
   ``build_data.files.gpp_scale``), naming the likely unit mistake (degC for K, mm for m, hPa
-  for Pa, percent for m3 m-3, W m-2 for J m-2, PML_V2's x100 integers or 8-day sums for GPP);
-* the NaN share of every variable and of ``gpp`` per year, over all of the year's files (at most
-  ``files.max_nan_share``; the message names the file with the largest share) -- per year, not
-  per file, because a year may come as many small GeoTIFF tiles;
-* duplicated (cell, year, period) rows, within and across files; every configured year present.
+  for Pa, percent for m3 m-3, W m-2 for J m-2); for GPP also the bulk of each year's values
+  (99th percentile of the positive ones at least ``schema.GPP_Q99_MIN``), the hint naming the
+  likeliest scale slip (x100 integers, 8-day sums, x1000, /100, /1000) and the ``gpp_scale``
+  that fixes it;
+* the missing share (NaN or +-inf) of every variable per year, over all of the year's files (at
+  most ``files.max_nan_share``; the message names the file with the largest share) -- per year,
+  not per file, because a year may come as many small GeoTIFF tiles -- and of ``gpp`` (at most
+  ``files.max_gpp_nan_share``);
+* duplicated (cell, year, period) rows, within and across files; every configured year present;
+  with ``require_target`` (stage ``build_data``) observed GPP in every year.
+
+Changes to the values, each counted in :class:`IngestReport` (``meta.json`` ``extra.ingest``,
+then the data card) and logged as a warning:
+
+* small negative sums of non-negative flow bands (GRIB packing noise, down to
+  ``schema.negative_tolerance``) are set to 0; larger negatives are errors;
+* +-inf in a value column is read as missing (and counts toward the missing share);
+* ``snow_cover`` is stored in %; a fraction (0-1) is detected over all files (or set with
+  ``files.snow_cover_units``) and multiplied by 100;
+* masked GPP (PML_V2 has no value over some deserts and winters) stays a missing target: the
+  sample is kept as model input, and training and metrics skip it;
+* a file without a ``gpp`` column gets ``gpp`` missing throughout (inputs to predict from).
 """
 
 from __future__ import annotations

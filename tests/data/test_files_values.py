@@ -386,3 +386,12 @@ def test_cli_ingest_without_gpp(tmp_path: Path, truth: pd.DataFrame) -> None:
                                    "--params", str(params)])
     assert res.exit_code == 1 and "input directory not found" in res.output
     assert "Traceback" not in res.output
+
+
+def test_read_samples_names_a_missing_column(tmp_path: Path, truth: pd.DataFrame) -> None:
+    write_years(tmp_path / "in", truth)
+    out = tmp_path / "ds"
+    build_from_files(tmp_path / "in", out, make_cfg())
+    with pytest.raises(DatasetError) as err:
+        read_samples(out, columns=["cell_id", "t2m"])
+    assert "['t2m']" in one_line(err)

@@ -378,3 +378,35 @@ def test_cli_split_digits_tile_scale(tmp_path: Path) -> None:
     assert '"tile_scale": 8' in res.output and "_2019_p12-p23: PLANNED" in res.output
     res = CliRunner().invoke(app, ["gee-export", "--dry-run", "--tile-scale", "0"])
     assert res.exit_code == 2 and "tile_scale" in res.output
+
+
+def test_rounded_csv_is_narrower_and_ingests_within_half_a_step(tmp_path: Path) -> None:
+    """On the offline fixtures: ``--digits 5`` shrinks Earth Engine's CSV, and what ingestion
+    reads back is the truth within half a rounding step."""
+    from stcg.config import BuildDataConfig, from_dict
+    from stcg.data.dataset import read_samples
+    from stcg.data.files import build_from_files
+
+    from ._ee_fixtures import RES, truth_frame, write_ee_csv
+
+    recipe = ExportRecipe(digits=5)
+    cols = [*recipe.variables, "gpp"]
+    truth = truth_frame()
+    rounded = truth.copy()
+    rounded[cols] = gee.round_values(truth[cols].to_numpy(), recipe)
+    sizes = {}
+    for name, df in (("full", truth), ("digits", rounded)):
+        for y in (2019, 2020):
+            write_ee_csv(tmp_path / name / f"climate2gpp_{y}.csv", df[df.year == y])
+        sizes[name] = sum(f.stat().st_size for f in (tmp_path / name).glob("*.csv")) / len(df)
+    assert sizes["digits"] < 0.7 * sizes["full"], sizes
+    cfg = from_dict(BuildDataConfig, {
+        "source": "files", "seed": 0, "resolution": RES, "variables": list(recipe.variables),
+        "splits": {"train_years": [2019, 2019], "test_years": [2020, 2020]}})
+    build_from_files(tmp_path / "digits", tmp_path / "ds", cfg)
+    got = read_samples(tmp_path / "ds").sort_values(["year", "cell_id", "period"])
+    want = truth.sort_values(["year", "cell_id", "period"])
+    q = np.array(gee.rounding_quanta(recipe))
+    diff = np.abs(got[cols].to_numpy(np.float64) - want[cols].to_numpy(np.float64))
+    tol = q / 2 + 1e-6 * np.abs(want[cols].to_numpy(np.float64))   # float32 storage
+    assert np.all((diff <= tol) | np.isnan(diff))

@@ -121,6 +121,13 @@ def _read_partitioned(
     if not root.exists():
         raise FileNotFoundError(f"{root}: no such partitioned table")
     ds = pads.dataset(root, format="parquet", partitioning="hive")
+    if columns is not None:
+        missing = [c for c in columns if c not in ds.schema.names]
+        if missing:
+            raise DatasetError(
+                f"{root}: column(s) {missing} are missing from its Parquet files, which have "
+                f"{sorted(ds.schema.names)}; rebuild the dataset (dvc repro build_data)"
+            )
     filt = None if years is None else pads.field("year").isin([int(y) for y in years])
     table = ds.to_table(columns=columns, filter=filt)
     if table.num_rows == 0:

@@ -237,11 +237,11 @@ class FilesConfig:
         for name in ("max_nan_share", "max_gpp_nan_share"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
-                raise ConfigError(f"params.yaml: build_data.files.{name} = {v}: expected a share "
-                                "in [0, 1]")
+                raise ConfigError(f"params.yaml: build_data.files.{name} = {v}: expected a "
+                                  "share in [0, 1]")
         if not self.gpp_scale > 0:
             raise ConfigError(f"params.yaml: build_data.files.gpp_scale = {self.gpp_scale}: "
-                            "expected a positive factor")
+                              "expected a positive factor")
 
 
 @dataclasses.dataclass(frozen=True)

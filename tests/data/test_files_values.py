@@ -395,3 +395,15 @@ def test_read_samples_names_a_missing_column(tmp_path: Path, truth: pd.DataFrame
     with pytest.raises(DatasetError) as err:
         read_samples(out, columns=["cell_id", "t2m"])
     assert "['t2m']" in one_line(err)
+
+
+def test_gpp_outlier_gets_no_scale_hint(tmp_path: Path, truth: pd.DataFrame) -> None:
+    """One value above the range is not a scale slip: the message says the range only."""
+    def outlier(df: pd.DataFrame) -> None:
+        df.loc[10, TARGET] = 45.0
+
+    write_years(tmp_path / "in", truth, outlier)
+    with pytest.raises(IngestError) as err:
+        build_from_files(tmp_path / "in", tmp_path / "ds", make_cfg())
+    msg = one_line(err)
+    assert "got 45 at row 11" in msg and "gpp_scale" not in msg, msg

@@ -593,16 +593,18 @@ def _gpp_scale_hint(v: np.ndarray, gpp_scale: float, too_high: bool) -> str:
         return ""
     q99 = float(np.quantile(pos, 0.99))
     vmax = float(pos.max())
-    best: tuple[float, float, str] | None = None
+    # a slip must explain the bulk better than no slip (a lone outlier is not a scale mistake)
+    best: tuple[float, float, str] | None = (abs(np.log10(q99 / GPP_Q99_REFERENCE)), 1.0, "")
     for factor, what in _GPP_FIXES:
         if (factor < 1.0) != too_high or vmax * factor > GPP_RANGE[1]:
             continue
         dist = abs(np.log10(q99 * factor / GPP_Q99_REFERENCE))
         if best is None or dist < best[0]:
             best = (dist, factor, what)
-    if best is None:
-        return ""
+    assert best is not None
     _, factor, what = best
+    if factor == 1.0:
+        return ""
     return (f"; the values look like {what}: set build_data.files.gpp_scale: "
             f"{gpp_scale * factor:g} (now {gpp_scale:g})")
 

@@ -31,12 +31,12 @@ from stcg.config import (
     read_params,
     resolve_profile,
 )
+from stcg.device import autocast, resolve_device
 from stcg.graph.knn import connect_components, edge_weights, knn_edges
 from stcg.graph.sphere import lonlat_to_xyz
 from stcg.io import write_json
 from stcg.model.stcg import GraphTensors, STCGModel, stcg_loss
 from stcg.train.data import DeviceData
-from stcg.train.loop import autocast_context, resolve_device
 
 CELLS = {"tiny": 150, "default": 2400, "paper": 61000}
 
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> dict:
         t = idx.remainder(args.years * 46).clamp(min=lo)
         idx = idx - idx.remainder(args.years * 46) + t
         b = data.gather(idx)
-        with autocast_context(device, amp):
+        with autocast(device, amp):
             out = step_model(b.x, b.node, b.period, land_cover=b.land_cover)
         loss = stcg_loss(out, b.y)[0]
         opt.zero_grad(set_to_none=True)

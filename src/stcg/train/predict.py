@@ -28,11 +28,12 @@ import xarray as xr
 from stcg.data.dataset import Dense, load_dense, read_meta
 from stcg.data.schema import grid_shape
 from stcg.data.writer import write_parquet
+from stcg.device import resolve_device
 from stcg.graph.cluster import assign_to_nodes
 from stcg.io import atomic_path
 from stcg.train.bundle import load_bundle
 from stcg.train.data import to_device
-from stcg.train.loop import predict, resolve_device
+from stcg.train.loop import predict
 from stcg.train.run import prediction_frame
 
 

@@ -29,7 +29,6 @@ periods it covers, optional coefficients) and hand the result to :func:`evaluate
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ import pyarrow.parquet as pq
 from stcg.data.dataset import read_cells, read_meta
 from stcg.data.schema import PERIODS_PER_YEAR, TARGET
 from stcg.io import atomic_path, write_json
+from stcg.metrics import regression_metrics
 
 LAND_COVER = "land_cover"
 
@@ -336,21 +336,12 @@ class FewShotPrediction:
     scaling: dict = field(default_factory=dict)
 
 
-def regression_metrics(y: np.ndarray, yhat: np.ndarray) -> dict[str, float]:
-    """RMSE, R2 (1 - SSE/SST) and the sample count."""
-    y, yhat = np.asarray(y, np.float64).ravel(), np.asarray(yhat, np.float64).ravel()
-    sse = float(np.sum((y - yhat) ** 2))
-    sst = float(np.sum((y - y.mean()) ** 2))
-    return {"rmse": math.sqrt(sse / y.size), "r2": 1.0 - sse / sst if sst > 0 else float("nan"),
-            "n": int(y.size)}
-
-
 def evaluate(fs: FewShot, pred: FewShotPrediction, weeks: tuple[int, ...]) -> dict:
     """Metrics JSON of a prediction (``reports/metrics/fewshot/<run>.json``).
 
     Schema::
 
-        {"weeks": {"w01": {"train": {"rmse", "r2", "n"}, "test": {...}}, ...},
+        {"weeks": {"w01": {"train": {"rmse", "mae", "r2", "bias", "n"}, "test": {...}}, ...},
          "all": {"train": {...}, "test": {...}},
          "info": {...numeric facts...}}
 

@@ -24,20 +24,15 @@ from stcg.baselines.spatial.fewshot import (
 from stcg.baselines.spatial.gnnwr import GNNWR, GNNWRSettings
 from stcg.baselines.spatial.gtwr import GTWR
 from stcg.baselines.spatial.gwr import GWR
-from stcg.baselines.spatial.neighbors import default_device
 from stcg.config import (
     GTWRFewshotConfig,
     GWRFewshotConfig,
     NNWRFewshotConfig,
 )
 from stcg.data.schema import PERIODS_PER_YEAR
+from stcg.device import resolve_device
 
 ProgressFn = Callable[[str], None]
-
-
-def resolve_device(name: str):
-    """``auto`` -> CUDA when available else CPU; otherwise the named torch device."""
-    return default_device(None if name == "auto" else name)
 
 
 def _names(fs: FewShot) -> tuple[str, ...]:

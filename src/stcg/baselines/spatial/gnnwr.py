@@ -51,7 +51,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from stcg.baselines.spatial.neighbors import default_device, pairwise_distance
+from stcg.baselines.spatial.neighbors import pairwise_distance
+from stcg.device import autocast, resolve_device
 
 
 @dataclass(frozen=True)
@@ -190,8 +191,7 @@ class GNNWRNet(nn.Module):
         Returns:
             ``(y_hat [B], w [B, p])``.
         """
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=feats.is_cuda)
-        with autocast:
+        with autocast(feats.device):
             z = self.norm(self.stpnn(feats)) if self.stpnn is not None else feats
             w = self.swnn(z)
         w = w.float()
@@ -258,7 +258,7 @@ class GNNWR:
             raise ValueError("GNNWR: val_mask must mark some, but not all, rows for validation")
         self.settings, self.spherical, self.time_period = settings, spherical, time_period
         self.temporal = t is not None
-        self.device = default_device(device)
+        self.device = resolve_device(device)
         tr = ~val_mask
         # covariate scaling (z-score on the training rows) and OLS on the scaled design
         self.x_mean = X[tr].mean(0)

@@ -42,10 +42,10 @@ from stcg.baselines.tabular.torch_common import (
     fill_nan_with_mean,
     fit_epochs,
     predict_batches,
-    resolve_device,
     step_lr,
     torch_threads,
 )
+from stcg.device import resolve_device
 
 QUANTILE_MAX_ROWS = 1_000_000
 

@@ -24,6 +24,8 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
+from stcg.data.schema import PERIODS_PER_YEAR
+
 PROFILES: tuple[str, ...] = ("tiny", "default", "paper")
 """The profile names; ``default`` is what ``dvc repro`` runs on a fresh clone."""
 
@@ -474,8 +476,8 @@ class TrainStcgConfig:
 
     def validate(self) -> None:
         """The window covers 1..46 periods; sizes are sane."""
-        if not 1 <= self.window <= 46:
-            raise ValueError(f"window: must be in 1..46 periods, got {self.window}")
+        if not 1 <= self.window <= PERIODS_PER_YEAR:
+            raise ValueError(f"window: must be in 1..{PERIODS_PER_YEAR} periods, got {self.window}")
         if self.eval_batch_size < 1 or self.monitor_samples < 0 or self.threads < 0:
             raise ValueError("eval_batch_size >= 1, monitor_samples >= 0 and threads >= 0")
         if not 0 < self.lat_band <= 180:
@@ -505,8 +507,8 @@ class AblationVariant:
             from_dict(ModelConfig, dict(self.model), where="model")
         except ConfigError as exc:
             raise ValueError(str(exc)) from exc
-        if self.window is not None and not 1 <= self.window <= 46:
-            raise ValueError(f"window: must be in 1..46 periods, got {self.window}")
+        if self.window is not None and not 1 <= self.window <= PERIODS_PER_YEAR:
+            raise ValueError(f"window: must be in 1..{PERIODS_PER_YEAR} periods, got {self.window}")
         if self.clusters is not None and self.clusters < 2:
             raise ValueError(f"clusters: must be >= 2, got {self.clusters}")
 
@@ -562,9 +564,9 @@ class BuildFewshotConfig:
             raise ValueError(f"n_cells: expected >= 2, got {self.n_cells}")
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"test_fraction: expected in (0, 1), got {self.test_fraction}")
-        bad = [w for w in self.weeks if not 1 <= w <= 46]
+        bad = [w for w in self.weeks if not 1 <= w <= PERIODS_PER_YEAR]
         if bad:
-            raise ValueError(f"weeks: expected values in 1..46, got {bad}")
+            raise ValueError(f"weeks: expected values in 1..{PERIODS_PER_YEAR}, got {bad}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -805,7 +807,6 @@ class TabularModelConfig:
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ValueError(f"{name} must be >= 1 or null, got {v}")
-        from stcg.data.schema import PERIODS_PER_YEAR
 
         if self.shap_periods is not None and not all(
             0 <= p < PERIODS_PER_YEAR for p in self.shap_periods
@@ -862,9 +863,9 @@ class InterpretConfig:
         unknown = sorted({f for fs in self.groups.values() for f in fs} - set(VARIABLES))
         if unknown:
             raise ValueError(f"groups: unknown feature(s) {unknown}")
-        bad = [w for w in self.map_weeks if not 1 <= w <= 46]
+        bad = [w for w in self.map_weeks if not 1 <= w <= PERIODS_PER_YEAR]
         if bad:
-            raise ValueError(f"map_weeks: expected values in 1..46, got {bad}")
+            raise ValueError(f"map_weeks: expected values in 1..{PERIODS_PER_YEAR}, got {bad}")
         if self.dpi < 30:
             raise ValueError(f"dpi: expected >= 30, got {self.dpi}")
 
@@ -922,9 +923,9 @@ class FiguresConfig:
             raise ValueError(f"top_features: expected >= 1, got {self.top_features}")
         if self.map_variable not in VARIABLES:
             raise ValueError(f"map_variable: unknown feature {self.map_variable!r}")
-        bad = [w for w in self.map_weeks if not 1 <= w <= 46]
+        bad = [w for w in self.map_weeks if not 1 <= w <= PERIODS_PER_YEAR]
         if bad or not self.map_weeks:
-            raise ValueError(f"map_weeks: expected values in 1..46, got {list(self.map_weeks)}")
+            raise ValueError(f"map_weeks: expected values in 1..{PERIODS_PER_YEAR}, got {list(self.map_weeks)}")
         if not 50.0 <= self.weight_percentile <= 100.0:
             raise ValueError(f"weight_percentile: expected 50..100, got {self.weight_percentile}")
         if self.dpi < 30:

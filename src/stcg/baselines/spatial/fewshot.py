@@ -256,7 +256,7 @@ def read_fewshot(root: str | Path) -> FewShot:
     df = pd.read_parquet(root / "samples.parquet").sort_values(["cell_id", "period"])
     n = len(df) // PERIODS_PER_YEAR
     if n * PERIODS_PER_YEAR != len(df):
-        raise ValueError(f"{root}/samples.parquet: {len(df)} rows is not 46 per cell")
+        raise ValueError(f"{root}/samples.parquet: {len(df)} rows is not {PERIODS_PER_YEAR} per cell")
     first = df.iloc[::PERIODS_PER_YEAR]
     x = np.stack([df[f"x_{f}"].to_numpy(np.float64) for f in features], 1)
     return FewShot(

@@ -295,7 +295,7 @@ class Node2VecConfig:
     uniformly drawn nodes (negatives).
     """
 
-    dim: int = 64
+    dim: int = 16
     walk_length: int = 20
     context_size: int = 10
     walks_per_node: int = 10
@@ -366,7 +366,8 @@ class BuildGraphConfig:
 # ---- train_stcg ----
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """The STCG model (paper Section 3; decisions documented in ``stcg.model``).
+    """The STCG model (paper Section 3; decisions documented in ``stcg.model``); defaults = the
+    default profile of params.yaml.
 
     Ablation switches: ``condition``, ``temporal_conv``, ``gcn``, ``lstm``, ``interp`` (false =
     that part is skipped), ``attention: softmax`` (encoder attention); the number of clusters is
@@ -374,10 +375,10 @@ class ModelConfig:
     IGBP class enters the encoder as one more (categorical) feature token.
     """
 
-    d_model: int = 64
-    heads: int = 4
-    encoder_blocks: int = 2
-    decoder_layers: int = 2
+    d_model: int = 16
+    heads: int = 2
+    encoder_blocks: int = 1
+    decoder_layers: int = 1
     ffn_mult: int = 2
     dropout: float = 0.0
     attention: Literal["linear", "softmax"] = "linear"
@@ -470,7 +471,7 @@ class TrainStcgConfig:
     amp: bool = True
     compile: bool = False
     threads: int = 0
-    eval_batch_size: int = 4096
+    eval_batch_size: int = 512
     monitor_samples: int = 4096
     lat_band: float = 30.0
 
@@ -587,7 +588,7 @@ class GWRFewshotConfig:
     criterion: Literal["AICc", "AIC", "BIC", "CV"] = "AICc"
     bw_min: float | None = None
     bw_max: float | None = None
-    ridge: float = 0.0
+    ridge: float = 1.0e-6
 
 
 @dataclasses.dataclass(frozen=True)
@@ -610,15 +611,15 @@ class GTWRFewshotConfig:
     """
 
     kernel: Literal["bisquare", "gaussian", "exponential"] = "bisquare"
-    criterion: Literal["AICc", "AIC", "BIC", "CV", "holdout"] = "AICc"
+    criterion: Literal["AICc", "AIC", "BIC", "CV", "holdout"] = "holdout"
     holdout_fraction: float = 0.2
     seed: int = 0
     bw_min: float | None = None
-    bw_max: float | None = None
+    bw_max: float | None = 1500
     tau_ratio: tuple[float, float] = (0.1, 10.0)
-    rounds: int = 2
-    tol: float = 1.0e-6
-    ridge: float = 0.0
+    rounds: int = 1
+    tol: float = 1.0e-4
+    ridge: float = 1.0e-6
     cyclic_time: bool = True
     workers: int = 1
 
@@ -632,15 +633,31 @@ class GTWRFewshotConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class NNWRFewshotConfig:
-    """GNNWR / GTNNWR settings (stcg.baselines.spatial.gnnwr.GNNWRSettings, plus the split).
+class GNNWRSettings:
+    """Hyper-parameters of GNNWR / GTNNWR (:mod:`stcg.baselines.spatial.gnnwr`).
+
+    Defaults are ``fewshot_weekly.gnnwr``'s values; ``fewshot_joint.gtnnwr`` sets its own sizes.
 
     Attributes:
-        val_fraction: share of the training cells used for early stopping only.
-        others: see ``GNNWRSettings``.
+        hidden: SWNN hidden widths; empty = gnnwr's default (powers of two halving from
+            ``2^floor(log2 R)`` while larger than the number of coefficients).
+        max_hidden: cap on the default widths (keeps the first layer affordable).
+        stpnn_hidden: GTNNWR's STPNN hidden widths.
+        dropout: dropout after each SWNN hidden layer.
+        batch_norm: batch normalisation in the SWNN hidden layers.
+        prelu_init: initial slope of the PReLU activations (gnnwr: 0.4).
+        optimizer: ``adam``, ``adamw`` or ``adagrad`` (gnnwr's default).
+        lr: learning rate.
+        weight_decay: weight decay.
+        batch_size: mini-batch size.
+        max_epochs: epoch cap.
+        patience: stop after this many epochs without a better validation loss.
+        max_reference: GTNNWR reference points (0 = all training observations).
+        ols_ridge: ridge ``lambda`` of the base coefficients, ``(X'X + lambda n I) b = X'y`` on
+            the z-scored covariates, intercept unpenalised (0 = OLS, as the gnnwr package).
+        seed: seed of initialisation, shuffling, dropout and reference sampling.
     """
 
-    val_fraction: float = 0.1
     hidden: tuple[int, ...] = ()
     max_hidden: int = 256
     stpnn_hidden: tuple[int, ...] = (3,)
@@ -654,11 +671,32 @@ class NNWRFewshotConfig:
     max_epochs: int = 300
     patience: int = 50
     max_reference: int = 1024
-    ols_ridge: float = 0.0
+    ols_ridge: float = 0.001
     seed: int = 0
 
     def validate(self) -> None:
-        """The validation share must leave training cells."""
+        """Raise ValueError on an impossible setting."""
+        if self.optimizer not in ("adam", "adamw", "adagrad"):
+            raise ValueError(f"optimizer: expected adam|adamw|adagrad, got {self.optimizer!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout: expected [0, 1), got {self.dropout}")
+        for name in ("batch_size", "max_epochs", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr: expected > 0, got {self.lr}")
+
+
+@dataclasses.dataclass(frozen=True)
+class NNWRFewshotConfig(GNNWRSettings):
+    """Sections ``fewshot_weekly.gnnwr`` / ``fewshot_joint.gtnnwr``: :class:`GNNWRSettings` plus
+    the share of training cells kept for early stopping (``val_fraction``)."""
+
+    val_fraction: float = 0.1
+
+    def validate(self) -> None:
+        """The settings must be possible and the validation share must leave training cells."""
+        super().validate()
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction: expected in (0, 0.5), got {self.val_fraction}")
 

@@ -21,7 +21,7 @@ from stcg.baselines.spatial.fewshot import (
     week_key,
     week_to_period,
 )
-from stcg.baselines.spatial.gnnwr import GNNWR, GNNWRSettings
+from stcg.baselines.spatial.gnnwr import GNNWR
 from stcg.baselines.spatial.gtwr import GTWR
 from stcg.baselines.spatial.gwr import GWR
 from stcg.config import (
@@ -37,17 +37,6 @@ ProgressFn = Callable[[str], None]
 
 def _names(fs: FewShot) -> tuple[str, ...]:
     return ("intercept", *fs.features)
-
-
-def _settings(cfg: NNWRFewshotConfig) -> GNNWRSettings:
-    return GNNWRSettings(
-        hidden=tuple(cfg.hidden), max_hidden=cfg.max_hidden,
-        stpnn_hidden=tuple(cfg.stpnn_hidden), dropout=cfg.dropout, batch_norm=cfg.batch_norm,
-        prelu_init=cfg.prelu_init, optimizer=cfg.optimizer, lr=cfg.lr,
-        weight_decay=cfg.weight_decay, batch_size=cfg.batch_size, max_epochs=cfg.max_epochs,
-        patience=cfg.patience, max_reference=cfg.max_reference, ols_ridge=cfg.ols_ridge,
-        seed=cfg.seed,
-    )
 
 
 def _val_mask(n_train: int, fraction: float, seed: int) -> np.ndarray:
@@ -98,7 +87,7 @@ def fit_gnnwr_week(
     xs = std.transform(fs.x[:, p])
     val = _val_mask(int(tr.sum()), cfg.val_fraction, cfg.seed)
     model = GNNWR(fs.coords[tr], xs[tr], fs.y[tr, p], val, spherical=True,
-                  settings=_settings(cfg), device=resolve_device(device), progress=progress)
+                  settings=cfg, device=resolve_device(device), progress=progress)
     pred, coef = model.predict(fs.coords, xs)
     h = model.history
     return FewShotPrediction(
@@ -184,7 +173,7 @@ def fit_gtnnwr(
     val = np.repeat(val_cells, PERIODS_PER_YEAR)  # whole cells, so validation is out-of-sample
     model = GNNWR(c_tr, std.transform(x_tr), y_tr, val, t=t_tr, spherical=True,
                   time_period=float(PERIODS_PER_YEAR) if cyclic_time else None,
-                  settings=_settings(cfg), device=resolve_device(device), progress=progress)
+                  settings=cfg, device=resolve_device(device), progress=progress)
     c_all, t_all, x_all, _ = _stacked(fs, np.ones(fs.n, dtype=bool))
     pred, coef = model.predict(c_all, std.transform(x_all), t_all)
     h = model.history

@@ -388,6 +388,7 @@ class ModelConfig:
     conv_kernel: int = 3
     gcn: bool = True
     gcn_self_loops: bool = True
+    gcn_impl: Literal["dense", "pyg"] = "dense"
     lstm: bool = True
     time_embedding: Literal["add", "rotate"] = "add"
     cross_attention: Literal["data_keys", "condition_keys"] = "data_keys"

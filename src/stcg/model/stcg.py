@@ -116,6 +116,7 @@ class STCGModel(nn.Module):
                 lstm=cfg.lstm,
                 time_embedding=cfg.time_embedding,
                 periods=PERIODS_PER_YEAR,
+                gcn_impl=cfg.gcn_impl,
             )
             if cfg.condition
             else None

@@ -576,6 +576,8 @@ class GWRFewshotConfig:
     """GWR settings (mgwr conventions; ``ridge`` 0 = exactly mgwr's estimator).
 
     Attributes:
+        backend: ``stcg`` (our batched GWR, the default) or ``mgwr`` (mgwr 2.2.1 itself, to
+            regenerate Table 2's GWR column with the reference package; needs ``ridge: 0``).
         kernel: bisquare | gaussian | exponential.
         fixed: fixed distance (km) bandwidth instead of an adaptive neighbour count.
         criterion: bandwidth selection criterion.
@@ -590,6 +592,15 @@ class GWRFewshotConfig:
     bw_min: float | None = None
     bw_max: float | None = None
     ridge: float = 1.0e-6
+    backend: Literal["stcg", "mgwr"] = "stcg"
+
+    def validate(self) -> None:
+        """mgwr has no ridge."""
+        if self.backend == "mgwr" and self.ridge != 0:
+            raise ValueError(
+                f"ridge: backend mgwr has no ridge, got ridge {self.ridge}; set ridge: 0 "
+                "(or backend: stcg)"
+            )
 
 
 @dataclasses.dataclass(frozen=True)

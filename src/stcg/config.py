@@ -1,6 +1,6 @@
 """Typed, strict configuration loaded from ``params.yaml``.
 
-Rules (see DESIGN.md, "Layout"):
+Rules (see docs/design.md, "Repository rules"):
 
 * one frozen dataclass per ``params.yaml`` section, named after the DVC stage that reads it;
 * loading is strict: an unknown key, a missing key without a default, or a value of the wrong

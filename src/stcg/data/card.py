@@ -1,4 +1,4 @@
-"""The data card of a built Climate2GPP dataset (``reports/metrics/data.json``, issue 2).
+"""The data card of a built Climate2GPP dataset (``reports/metrics/data.json``).
 
 :func:`data_card` computes, from any dataset directory (every source writes the same layout), the
 fields that do not depend on the simulator: grid, cell count, years and sample counts per split,

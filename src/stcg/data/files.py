@@ -1,4 +1,4 @@
-"""Source ``files`` of stage ``build_data``: ingest user files into the Climate2GPP layout (issue 2, 7).
+"""Source ``files`` of stage ``build_data``: ingest user files into the Climate2GPP layout.
 
 The input directory (the stage passes ``data/files/``) holds per-year files that use the schema's
 column names (:mod:`stcg.data.schema`): ERA5-Land variables under their Earth Engine band names,

@@ -1,4 +1,4 @@
-"""The paper's Climate2GPP recipe on Google Earth Engine: ``stcg gee-export`` (issue 7).
+"""The paper's Climate2GPP recipe on Google Earth Engine: ``stcg gee-export``.
 
 Paper Section 4.1 builds Climate2GPP on Earth Engine from 2001-01-01 to 2020-12-17 with an 8-day
 step.  This module rebuilds that recipe, exports it per year, and keeps track of the export so a

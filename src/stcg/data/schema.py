@@ -1,4 +1,4 @@
-"""Climate2GPP schema: one long table for every source (paper Section 4.1; DESIGN.md "Data").
+"""Climate2GPP schema: one long table for every source (paper Section 4.1; docs/design.md, "Data").
 
 One row per (cell, year, period) with period the 8-day period of the year (0..45, period ``p``
 starts on day of year ``8 p + 1``; the last one is 5 or 6 days long).  Columns:
@@ -10,7 +10,7 @@ Units are those of the Earth Engine bands, aggregated over the period: ``*_sum``
 heat fluxes, evaporation, precipitation) are *summed* over the days of the period, every other band
 is *averaged* (paper Section 4.1).  ECMWF's sign convention holds: vertical fluxes are positive
 downwards, so evaporation and the latent heat flux are negative where water leaves the surface.
-``gpp`` is PML_V2's unit, gC m-2 d-1, as the mean over the period (DESIGN.md).
+``gpp`` is PML_V2's unit, gC m-2 d-1, as the mean over the period (docs/design.md, "Data").
 
 The plausible ranges below are deliberately wide: they catch unit mistakes (degC for K, mm for m,
 W m-2 for J m-2, a missing scale factor) and not weather extremes.

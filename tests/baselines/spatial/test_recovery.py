@@ -1,4 +1,4 @@
-"""Coefficient recovery on simulations with known surfaces (issue 5, "Tests").
+"""Coefficient recovery on simulations with known surfaces.
 
 Designs (:mod:`stcg.baselines.spatial.simulate`): the MGWR paper's 25 x 25 grid
 (``beta0 = 3``, ``beta1 = 1 + (u + v) / 12``,
@@ -16,7 +16,7 @@ GTWR       15x15x6     0.182 / 0.188 / 0.405     0.30 / 0.30 / 0.60
 GTNNWR     15x15x6     0.135 / 0.179 / 0.250     0.30 / 0.35 / 0.45
 =========  ==========  ========================  ========================
 
-The STCG model's few-shot recovery is the model engineer's (branch ``model``) to add here.
+The STCG model's few-shot recovery is tested in ``tests/train/test_fewshot_stcg.py``.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ are reported per standard deviation of their covariate (directly comparable acro
 and methods), with ``scaling.json`` beside them to convert back.  Covariates constant over the
 training cells of a fit are dropped from it (their coefficient is NaN).
 
-Contract for other few-shot methods (the STCG model in few-shot mode, branch ``model``):
+Contract for every few-shot method (e.g. the STCG model in few-shot mode, :mod:`stcg.train.fewshot`):
 implement ``fit(fs: FewShot, ...) -> FewShotPrediction`` (predictions for *all* cells at the
 periods it covers, optional coefficients) and hand the result to :func:`evaluate` and
 :func:`write_method_outputs`; the tables stage then picks it up by its method name.

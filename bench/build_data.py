@@ -25,6 +25,7 @@ import yaml
 
 from stcg.config import BuildDataConfig, SplitConfig, from_dict, resolve_profile
 from stcg.data.dataset import read_meta
+from stcg.data.schema import PERIODS_PER_YEAR
 from stcg.data.sim import build_sim
 from stcg.io import write_json
 
@@ -70,7 +71,7 @@ def main() -> None:
     stop.set()
     th.join()
     meta = read_meta(out)
-    rows = meta.n_cells * 46 * len(meta.years)
+    rows = meta.n_cells * PERIODS_PER_YEAR * len(meta.years)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     res = {
         "profile": args.profile,

@@ -23,8 +23,9 @@ import pandas as pd
 
 from stcg.data.dataset import load_dense, read_meta
 from stcg.io import read_json, write_json
+from stcg.metrics import regression_metrics
 from stcg.train.data import sample_indices
-from stcg.train.metrics import climatology_table, regression_metrics
+from stcg.train.metrics import climatology_table
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -42,7 +42,7 @@ def run_ours(sim, split, seed: int, max_epochs: int, patience: int) -> dict:
     val = split[tr] == 1
     t0 = time.perf_counter()
     model = GNNWR(sim.coords[tr], sim.X[tr], sim.y[tr], val,
-                  settings=GNNWRSettings(seed=seed, max_epochs=max_epochs, patience=patience),
+                  settings=GNNWRSettings(ols_ridge=0.0, seed=seed, max_epochs=max_epochs, patience=patience),
                   device="cpu")
     secs = time.perf_counter() - t0
     te = split == 2

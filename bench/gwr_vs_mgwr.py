@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from stcg.baselines.spatial.gwr import GWR
+from stcg.device import resolve_device
 from stcg.io import write_json
 
 
@@ -86,7 +87,7 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=27, help="synthetic covariates (+ intercept)")
     ap.add_argument("--fewshot", type=Path, default=None, help="few-shot dataset instead")
     ap.add_argument("--week", type=int, default=1)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--device", default="auto", help="auto (CUDA when available) | cpu | cuda")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads for ours")
     ap.add_argument("--mgwr-jobs", type=int, default=1, help="joblib workers for mgwr")
     ap.add_argument("--skip-mgwr-above", type=int, default=5000, help="n beyond which mgwr is skipped")
@@ -96,7 +97,7 @@ def main() -> None:
     cases = ([("fewshot", *fewshot_week(args.fewshot, args.week))] if args.fewshot else
              [(f"synthetic_n{n}", *synthetic(n, args.k)) for n in args.n])
     out = {"machine": {"cpu": platform.processor() or platform.machine(),
-                       "torch": torch.__version__, "device": args.device,
+                       "torch": torch.__version__, "device": str(resolve_device(args.device)),
                        "threads": args.threads, "mgwr_jobs": args.mgwr_jobs},
            "runs": {}}
     for name, lonlat, X, y in cases:

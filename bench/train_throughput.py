@@ -31,12 +31,13 @@ from stcg.config import (
     read_params,
     resolve_profile,
 )
+from stcg.data.schema import PERIODS_PER_YEAR
+from stcg.device import autocast, resolve_device
 from stcg.graph.knn import connect_components, edge_weights, knn_edges
 from stcg.graph.sphere import lonlat_to_xyz
 from stcg.io import write_json
 from stcg.model.stcg import GraphTensors, STCGModel, stcg_loss
 from stcg.train.data import DeviceData
-from stcg.train.loop import autocast_context, resolve_device
 
 CELLS = {"tiny": 150, "default": 2400, "paper": 61000}
 
@@ -50,10 +51,10 @@ def synthetic(cells: int, years: int, features: int, nodes: int, knn: int, dim: 
               window: int, device: torch.device, seed: int = 0):
     """Random device data and graph of the given sizes."""
     g = torch.Generator().manual_seed(seed)
-    t_all = years * 46
+    t_all = years * PERIODS_PER_YEAR
     x = torch.randn(cells, t_all, features, generator=g).to(device)
     y = (torch.rand(cells, t_all, generator=g) * 10).to(device)
-    period = torch.arange(t_all).remainder(46).to(device)
+    period = torch.arange(t_all).remainder(PERIODS_PER_YEAR).to(device)
     node = torch.randint(0, nodes, (cells,), generator=g).to(device)
     lc = torch.randint(0, 17, (cells,), generator=g).to(device)
     data = DeviceData(x=x, y=y, period=period, node=node, window=window, land_cover=lc)
@@ -107,16 +108,16 @@ def main(argv: list[str] | None = None) -> dict:
     step_model = torch.compile(model) if args.compile else model
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr,
                             weight_decay=cfg.optim.weight_decay)
-    n_flat = cells * args.years * 46
+    n_flat = cells * args.years * PERIODS_PER_YEAR
     gen = torch.Generator(device=device).manual_seed(0)
     lo = cfg.window - 1
 
     def step() -> torch.Tensor:
         idx = torch.randint(0, n_flat, (bs,), generator=gen, device=device)
-        t = idx.remainder(args.years * 46).clamp(min=lo)
-        idx = idx - idx.remainder(args.years * 46) + t
+        t = idx.remainder(args.years * PERIODS_PER_YEAR).clamp(min=lo)
+        idx = idx - idx.remainder(args.years * PERIODS_PER_YEAR) + t
         b = data.gather(idx)
-        with autocast_context(device, amp):
+        with autocast(device, amp):
             out = step_model(b.x, b.node, b.period, land_cover=b.land_cover)
         loss = stcg_loss(out, b.y)[0]
         opt.zero_grad(set_to_none=True)

@@ -68,10 +68,10 @@ def profile(
     typer.echo(f"{params}: profile: {name}")
 
 
-# ---- commands added by other modules register below (keep each in its own block) ----
+# ---- commands of other modules, one block each ----
 
 
-# ---- gee-export (stcg.data.gee, issue 7) ----
+# ---- gee-export (stcg.data.gee) ----
 @app.command("gee-export")
 def gee_export(
     start: Annotated[str, typer.Option(help="First day (the paper's: 2001-01-01).")] = "2001-01-01",

@@ -1,6 +1,6 @@
 """Typed, strict configuration loaded from ``params.yaml``.
 
-Rules (see DESIGN.md, "Layout"):
+Rules (see docs/design.md, "Repository rules"):
 
 * one frozen dataclass per ``params.yaml`` section, named after the DVC stage that reads it;
 * loading is strict: an unknown key, a missing key without a default, or a value of the wrong
@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
+
+from stcg.data.schema import PERIODS_PER_YEAR
 
 PROFILES: tuple[str, ...] = ("tiny", "default", "paper")
 """The profile names; ``default`` is what ``dvc repro`` runs on a fresh clone."""
@@ -306,7 +308,7 @@ class Node2VecConfig:
     uniformly drawn nodes (negatives).
     """
 
-    dim: int = 64
+    dim: int = 16
     walk_length: int = 20
     context_size: int = 10
     walks_per_node: int = 10
@@ -377,7 +379,8 @@ class BuildGraphConfig:
 # ---- train_stcg ----
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    """The STCG model (paper Section 3; decisions documented in ``stcg.model``).
+    """The STCG model (paper Section 3; decisions documented in ``stcg.model``); defaults = the
+    default profile of params.yaml.
 
     Ablation switches: ``condition``, ``temporal_conv``, ``gcn``, ``lstm``, ``interp`` (false =
     that part is skipped), ``attention: softmax`` (encoder attention); the number of clusters is
@@ -385,10 +388,10 @@ class ModelConfig:
     IGBP class enters the encoder as one more (categorical) feature token.
     """
 
-    d_model: int = 64
-    heads: int = 4
-    encoder_blocks: int = 2
-    decoder_layers: int = 2
+    d_model: int = 16
+    heads: int = 2
+    encoder_blocks: int = 1
+    decoder_layers: int = 1
     ffn_mult: int = 2
     dropout: float = 0.0
     attention: Literal["linear", "softmax"] = "linear"
@@ -398,6 +401,7 @@ class ModelConfig:
     conv_kernel: int = 3
     gcn: bool = True
     gcn_self_loops: bool = True
+    gcn_impl: Literal["dense", "pyg"] = "dense"
     lstm: bool = True
     time_embedding: Literal["add", "rotate"] = "add"
     cross_attention: Literal["data_keys", "condition_keys"] = "data_keys"
@@ -481,14 +485,14 @@ class TrainStcgConfig:
     amp: bool = True
     compile: bool = False
     threads: int = 0
-    eval_batch_size: int = 4096
+    eval_batch_size: int = 512
     monitor_samples: int = 4096
     lat_band: float = 30.0
 
     def validate(self) -> None:
         """The window covers 1..46 periods; sizes are sane."""
-        if not 1 <= self.window <= 46:
-            raise ValueError(f"window: must be in 1..46 periods, got {self.window}")
+        if not 1 <= self.window <= PERIODS_PER_YEAR:
+            raise ValueError(f"window: must be in 1..{PERIODS_PER_YEAR} periods, got {self.window}")
         if self.eval_batch_size < 1 or self.monitor_samples < 0 or self.threads < 0:
             raise ValueError("eval_batch_size >= 1, monitor_samples >= 0 and threads >= 0")
         if not 0 < self.lat_band <= 180:
@@ -518,8 +522,8 @@ class AblationVariant:
             from_dict(ModelConfig, dict(self.model), where="model")
         except ConfigError as exc:
             raise ValueError(str(exc)) from exc
-        if self.window is not None and not 1 <= self.window <= 46:
-            raise ValueError(f"window: must be in 1..46 periods, got {self.window}")
+        if self.window is not None and not 1 <= self.window <= PERIODS_PER_YEAR:
+            raise ValueError(f"window: must be in 1..{PERIODS_PER_YEAR} periods, got {self.window}")
         if self.clusters is not None and self.clusters < 2:
             raise ValueError(f"clusters: must be >= 2, got {self.clusters}")
 
@@ -575,9 +579,9 @@ class BuildFewshotConfig:
             raise ValueError(f"n_cells: expected >= 2, got {self.n_cells}")
         if not 0.0 < self.test_fraction < 1.0:
             raise ValueError(f"test_fraction: expected in (0, 1), got {self.test_fraction}")
-        bad = [w for w in self.weeks if not 1 <= w <= 46]
+        bad = [w for w in self.weeks if not 1 <= w <= PERIODS_PER_YEAR]
         if bad:
-            raise ValueError(f"weeks: expected values in 1..46, got {bad}")
+            raise ValueError(f"weeks: expected values in 1..{PERIODS_PER_YEAR}, got {bad}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -585,6 +589,8 @@ class GWRFewshotConfig:
     """GWR settings (mgwr conventions; ``ridge`` 0 = exactly mgwr's estimator).
 
     Attributes:
+        backend: ``stcg`` (our batched GWR, the default) or ``mgwr`` (mgwr 2.2.1 itself, to
+            regenerate Table 2's GWR column with the reference package; needs ``ridge: 0``).
         kernel: bisquare | gaussian | exponential.
         fixed: fixed distance (km) bandwidth instead of an adaptive neighbour count.
         criterion: bandwidth selection criterion.
@@ -598,7 +604,16 @@ class GWRFewshotConfig:
     criterion: Literal["AICc", "AIC", "BIC", "CV"] = "AICc"
     bw_min: float | None = None
     bw_max: float | None = None
-    ridge: float = 0.0
+    ridge: float = 1.0e-6
+    backend: Literal["stcg", "mgwr"] = "stcg"
+
+    def validate(self) -> None:
+        """mgwr has no ridge."""
+        if self.backend == "mgwr" and self.ridge != 0:
+            raise ValueError(
+                f"ridge: backend mgwr has no ridge, got ridge {self.ridge}; set ridge: 0 "
+                "(or backend: stcg)"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -621,15 +636,15 @@ class GTWRFewshotConfig:
     """
 
     kernel: Literal["bisquare", "gaussian", "exponential"] = "bisquare"
-    criterion: Literal["AICc", "AIC", "BIC", "CV", "holdout"] = "AICc"
+    criterion: Literal["AICc", "AIC", "BIC", "CV", "holdout"] = "holdout"
     holdout_fraction: float = 0.2
     seed: int = 0
     bw_min: float | None = None
-    bw_max: float | None = None
+    bw_max: float | None = 1500
     tau_ratio: tuple[float, float] = (0.1, 10.0)
-    rounds: int = 2
-    tol: float = 1.0e-6
-    ridge: float = 0.0
+    rounds: int = 1
+    tol: float = 1.0e-4
+    ridge: float = 1.0e-6
     cyclic_time: bool = True
     workers: int = 1
 
@@ -643,15 +658,31 @@ class GTWRFewshotConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class NNWRFewshotConfig:
-    """GNNWR / GTNNWR settings (stcg.baselines.spatial.gnnwr.GNNWRSettings, plus the split).
+class GNNWRSettings:
+    """Hyper-parameters of GNNWR / GTNNWR (:mod:`stcg.baselines.spatial.gnnwr`).
+
+    Defaults are ``fewshot_weekly.gnnwr``'s values; ``fewshot_joint.gtnnwr`` sets its own sizes.
 
     Attributes:
-        val_fraction: share of the training cells used for early stopping only.
-        others: see ``GNNWRSettings``.
+        hidden: SWNN hidden widths; empty = gnnwr's default (powers of two halving from
+            ``2^floor(log2 R)`` while larger than the number of coefficients).
+        max_hidden: cap on the default widths (keeps the first layer affordable).
+        stpnn_hidden: GTNNWR's STPNN hidden widths.
+        dropout: dropout after each SWNN hidden layer.
+        batch_norm: batch normalisation in the SWNN hidden layers.
+        prelu_init: initial slope of the PReLU activations (gnnwr: 0.4).
+        optimizer: ``adam``, ``adamw`` or ``adagrad`` (gnnwr's default).
+        lr: learning rate.
+        weight_decay: weight decay.
+        batch_size: mini-batch size.
+        max_epochs: epoch cap.
+        patience: stop after this many epochs without a better validation loss.
+        max_reference: GTNNWR reference points (0 = all training observations).
+        ols_ridge: ridge ``lambda`` of the base coefficients, ``(X'X + lambda n I) b = X'y`` on
+            the z-scored covariates, intercept unpenalised (0 = OLS, as the gnnwr package).
+        seed: seed of initialisation, shuffling, dropout and reference sampling.
     """
 
-    val_fraction: float = 0.1
     hidden: tuple[int, ...] = ()
     max_hidden: int = 256
     stpnn_hidden: tuple[int, ...] = (3,)
@@ -665,11 +696,32 @@ class NNWRFewshotConfig:
     max_epochs: int = 300
     patience: int = 50
     max_reference: int = 1024
-    ols_ridge: float = 0.0
+    ols_ridge: float = 0.001
     seed: int = 0
 
     def validate(self) -> None:
-        """The validation share must leave training cells."""
+        """Raise ValueError on an impossible setting."""
+        if self.optimizer not in ("adam", "adamw", "adagrad"):
+            raise ValueError(f"optimizer: expected adam|adamw|adagrad, got {self.optimizer!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout: expected [0, 1), got {self.dropout}")
+        for name in ("batch_size", "max_epochs", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr: expected > 0, got {self.lr}")
+
+
+@dataclasses.dataclass(frozen=True)
+class NNWRFewshotConfig(GNNWRSettings):
+    """Sections ``fewshot_weekly.gnnwr`` / ``fewshot_joint.gtnnwr``: :class:`GNNWRSettings` plus
+    the share of training cells kept for early stopping (``val_fraction``)."""
+
+    val_fraction: float = 0.1
+
+    def validate(self) -> None:
+        """The settings must be possible and the validation share must leave training cells."""
+        super().validate()
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction: expected in (0, 0.5), got {self.val_fraction}")
 
@@ -818,7 +870,6 @@ class TabularModelConfig:
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ValueError(f"{name} must be >= 1 or null, got {v}")
-        from stcg.data.schema import PERIODS_PER_YEAR
 
         if self.shap_periods is not None and not all(
             0 <= p < PERIODS_PER_YEAR for p in self.shap_periods
@@ -875,9 +926,9 @@ class InterpretConfig:
         unknown = sorted({f for fs in self.groups.values() for f in fs} - set(VARIABLES))
         if unknown:
             raise ValueError(f"groups: unknown feature(s) {unknown}")
-        bad = [w for w in self.map_weeks if not 1 <= w <= 46]
+        bad = [w for w in self.map_weeks if not 1 <= w <= PERIODS_PER_YEAR]
         if bad:
-            raise ValueError(f"map_weeks: expected values in 1..46, got {bad}")
+            raise ValueError(f"map_weeks: expected values in 1..{PERIODS_PER_YEAR}, got {bad}")
         if self.dpi < 30:
             raise ValueError(f"dpi: expected >= 30, got {self.dpi}")
 
@@ -935,9 +986,9 @@ class FiguresConfig:
             raise ValueError(f"top_features: expected >= 1, got {self.top_features}")
         if self.map_variable not in VARIABLES:
             raise ValueError(f"map_variable: unknown feature {self.map_variable!r}")
-        bad = [w for w in self.map_weeks if not 1 <= w <= 46]
+        bad = [w for w in self.map_weeks if not 1 <= w <= PERIODS_PER_YEAR]
         if bad or not self.map_weeks:
-            raise ValueError(f"map_weeks: expected values in 1..46, got {list(self.map_weeks)}")
+            raise ValueError(f"map_weeks: expected values in 1..{PERIODS_PER_YEAR}, got {list(self.map_weeks)}")
         if not 50.0 <= self.weight_percentile <= 100.0:
             raise ValueError(f"weight_percentile: expected 50..100, got {self.weight_percentile}")
         if self.dpi < 30:

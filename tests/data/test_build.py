@@ -1,4 +1,4 @@
-"""The built dataset: schema, determinism, the stage and its data card (issue 2)."""
+"""The built dataset: schema, determinism, the stage and its data card."""
 
 from __future__ import annotations
 

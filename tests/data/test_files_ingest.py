@@ -1,4 +1,4 @@
-"""Source ``files``: ingestion of good and bad inputs (stcg.data.files; issues 2 and 7).
+"""Source ``files``: ingestion of good and bad inputs (stcg.data.files).
 
 Good inputs: Earth Engine CSV and GeoTIFF exports (fixtures shaped exactly like them, see
 ``_ee_fixtures``), Parquet (hive folders, cell ids only), gridded NetCDF -- each must give back

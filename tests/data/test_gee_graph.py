@@ -6,7 +6,8 @@ the algorithm list).  ``earthengine-api`` ships its own offline test harness,
 the wheel; with it the real ``ee`` objects and export tasks are built and serialised without any
 network, and these tests read the serialised graph: which collections, which bands are summed and
 which averaged over which dates, the spatial reducers, the grid and the task configuration.
-What they cannot check is what the server computes (see the closing note of issue 7).
+What they cannot check is what the server computes; that needs a run with Earth Engine
+credentials.
 """
 
 from __future__ import annotations

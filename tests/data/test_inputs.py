@@ -1,4 +1,4 @@
-"""The pinned raw inputs under data/ (issue 2)."""
+"""The pinned raw inputs under data/."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The simulator's physics and its ground truth (issue 2).
+"""The simulator's physics and its ground truth.
 
 One 5-degree run (about 540 land cells, 2001-2004 after a spin-up year) feeds every check.
 """

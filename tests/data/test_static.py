@@ -1,4 +1,4 @@
-"""Real static layers on the land grid (issue 2, source sim)."""
+"""Real static layers on the land grid (source sim)."""
 
 from __future__ import annotations
 

@@ -187,6 +187,51 @@ def test_gcn_adjacency_is_normalised() -> None:
     assert torch.allclose(dense(v), sparse(v), atol=1e-5)
 
 
+def random_graph(k: int, knn: int, seed: int) -> GraphTensors:
+    """A random KNN-like graph: ``knn`` distinct neighbours per node, random weights in (0, 1]."""
+    rng = np.random.default_rng(seed)
+    pairs = set()
+    for i in range(k):
+        for j in rng.choice(np.delete(np.arange(k), i), knn, replace=False):
+            pairs.add((min(i, int(j)), max(i, int(j))))
+    src, dst = np.array(sorted(pairs)).T
+    w = rng.uniform(0.05, 1.0, len(src))
+    return GraphTensors(src, dst, w, rng.normal(size=(k, 16)).astype(np.float32))
+
+
+@pytest.mark.parametrize("loops", [True, False])
+def test_gcn_pyg_equals_dense(loops: bool) -> None:
+    """PyG's gcn_norm + GCNConv (gcn_impl: pyg) computes the dense A_hat product."""
+    import stcg.model.condition as cond
+
+    k = 50
+    g = random_graph(k, 6, seed=1)
+    torch.manual_seed(0)
+    dense = cond.GraphConv(k, 16, g.edge_src, g.edge_dst, g.edge_weight, loops)
+    torch.manual_seed(0)
+    pyg = cond.GraphConv(k, 16, g.edge_src, g.edge_dst, g.edge_weight, loops, impl="pyg")
+    # same H (same initialisation) and the same normalised adjacency
+    assert torch.equal(dense.h.weight, pyg.h.weight)
+    assert torch.allclose(pyg.adjacency(), dense.adjacency(), atol=1e-7)
+    v = torch.randn(k, 46, 16, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert float((dense(v) - pyg(v)).abs().max()) < 1e-6
+    # gradients agree too (training uses them)
+    v.requires_grad_(True)
+    (gd,) = torch.autograd.grad((dense(v) ** 2).sum(), v)
+    (gp,) = torch.autograd.grad((pyg(v) ** 2).sum(), v)
+    assert torch.allclose(gd, gp, atol=1e-5)
+    # the whole model: the same seed gives the same parameters and outputs
+    m_d = make(CFG)
+    m_p = make(dataclasses.replace(CFG, gcn_impl="pyg"))
+    assert {n for n, _ in m_d.named_parameters()} == {n for n, _ in m_p.named_parameters()}
+    x, node, period, lc = batch(6)
+    with torch.no_grad():
+        assert torch.allclose(m_d(x, node, period, lc).y, m_p(x, node, period, lc).y, atol=1e-5)
+    with pytest.raises(ValueError, match="gcn_impl"):
+        cond.GraphConv(k, 16, g.edge_src, g.edge_dst, g.edge_weight, loops, impl="sparse")
+
+
 def test_fit_embedding() -> None:
     e = np.random.default_rng(0).normal(size=(10, 8)) * 5
     assert fit_embedding(e, 8).shape == (10, 8)

@@ -49,7 +49,7 @@ def test_ablate_and_fewshot_stcg_params_load_on_every_profile(tmp_path) -> None:
             assert cfg.optim == ab.optim and cfg.seed == ab.seed, name
             if var.clusters is not None:
                 assert var.clusters < load_section(BuildGraphConfig, "build_graph", p).clusters
-    # every switch the issue names is a variant
+    # every model switch of the paper's architecture has a variant
     ab = load_section(AblateConfig, "ablate", tmp_path / "default.yaml")
     changed = {k for v in ab.variants.values() for k in v.model}
     assert {"condition", "gcn", "lstm", "temporal_conv", "attention", "interp"} <= changed

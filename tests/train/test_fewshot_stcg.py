@@ -1,4 +1,4 @@
-"""The STCG model in few-shot mode (issue 5: "Ours" in Tables 2-3, and its coefficient recovery).
+"""The STCG model in few-shot mode ("Ours" in Tables 2-3, and its coefficient recovery).
 
 Recovery: the spatiotemporal design of :func:`stcg.baselines.spatial.simulate.gtwr_design` on a
 15 x 15 grid of 1-degree cells, 46 periods (``beta1`` with a linear trend over the year,

@@ -24,7 +24,7 @@ def test_model_params_every_profile(tmp_path) -> None:
         assert g.node2vec.dim == t.model.d_model, profile
         cfgs[profile] = (g, t)
     g, t = cfgs["paper"]
-    # DESIGN.md / paper protocol at the paper's scale
+    # docs/design.md, "Model decisions" and "Training": the paper profile
     assert g.clusters == 1000 and g.knn == 8 and g.node2vec.dim == 64
     assert (t.model.d_model, t.model.heads, t.model.encoder_blocks, t.model.decoder_layers) == (
         64, 4, 2, 2)

@@ -14,11 +14,12 @@ import torch
 from stcg.config import ModelConfig, OptimConfig, TrainStcgConfig
 from stcg.data.dataset import load_dense
 from stcg.graph.build import load_graph
+from stcg.metrics import regression_metrics
 from stcg.model.stcg import STCGModel
 from stcg.train.bundle import graph_tensors, load_bundle
 from stcg.train.data import feature_stats, sample_indices, to_device
 from stcg.train.loop import fit, lr_at, predict
-from stcg.train.metrics import climatology_table, lat_band_labels, regression_metrics
+from stcg.train.metrics import climatology_table, lat_band_labels
 from stcg.train.run import cell_nodes, train_stcg
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""Climate2GPP schema: one long table for every source (paper Section 4.1; docs/design.md).
+"""Climate2GPP schema: one long table for every source (paper Section 4.1; docs/design.md, "Data").
 
 One row per (cell, year, period) with period the 8-day period of the year (0..45, period ``p``
 starts on day of year ``8 p + 1``; the last one is 5 or 6 days long).  Columns:

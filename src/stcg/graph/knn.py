@@ -12,7 +12,7 @@
   node indices).  Each bridge merges two components, so this ends with one.
 * Eq. 8: ``w_ij = exp(-(1 - exp(-d_ij / mu))^2 / (2 sigma^2))`` on edges, 0 elsewhere, with
   ``d_ij`` the chord length.  ``w`` lies in (0, 1] and decreases with distance.  ``mu`` defaults to
-  the median edge length (DESIGN.md).
+  the median edge length (docs/design.md, "Graph").
 """
 
 from __future__ import annotations

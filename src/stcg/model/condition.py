@@ -7,7 +7,13 @@ the year, learnable, then:
   channels mixed as in a standard ``Conv1d``; eq. 12 writes one scalar per tap, a special case).
   Padding is *circular*: period 45 (late December) precedes period 0 (early January);
 * spatial aggregation, eqs. 11-12: ``V_sp = ReLU(A_hat V_temp H)`` with
-  ``A_hat = D^-1/2 (A o W) D^-1/2``, ``W`` the eq. 8 edge weights and ``D`` the weighted degree;
+  ``A_hat = D^-1/2 (A o W) D^-1/2``, ``W`` the eq. 8 edge weights and ``D`` the weighted degree.
+  ``gcn_impl: dense`` multiplies by ``A_hat`` held as a dense ``[K, K]`` matrix (a sparse COO
+  product beyond ``DENSE_GCN_MAX_NODES`` nodes); ``gcn_impl: pyg`` normalises with PyG's
+  ``gcn_norm`` and aggregates with PyG's ``GCNConv`` (a scatter over the edges).  Both compute the
+  same function with the same parameter ``H`` (``tests/model/test_model.py`` checks them equal);
+  which is faster depends on ``K`` and the device (``bench/gcn_impl.py``).  The dense product is
+  also deterministic on CUDA, where PyG's scatter sums with atomics in a varying order;
 * LSTM over the 46 periods, eq. 13, giving ``V_final [K, 46, D]``.
 
 The whole encoder runs once per training step over all nodes (not per sample), in float32 even
@@ -16,7 +22,7 @@ under autocast (it is small; this keeps the LSTM and the sparse product off bf16
 Decisions where the paper is open (all params):
 
 * time index ``t`` = period of the year (0..45), so the test year 2020 has condition vectors
-  (DESIGN.md); the table is per (node, period), shared by all years;
+  (docs/design.md, "Model decisions"); the table is per (node, period), shared by all years;
 * ``time_embedding: add`` (default) adds RoPE's sinusoid ``[cos(t theta_i) | sin(t theta_i)]`` to
   the node embedding as the paper writes ``Node2vec(i) + RoPE(t)``; ``rotate`` instead rotates the
   node embedding by RoPE's angle for ``t`` (RoPE's own operation);
@@ -81,7 +87,17 @@ def normalized_adjacency(
 
 
 class GraphConv(nn.Module):
-    """Eqs. 11-12: ``ReLU(A_hat V H)`` over ``V [K, P, D]``."""
+    """Eqs. 11-12: ``ReLU(A_hat V H)`` over ``V [K, P, D]``.
+
+    Args:
+        n_nodes: ``K``.
+        d_model: ``D``.
+        src: ``[E]`` undirected edges (each pair once).
+        dst: ``[E]``.
+        weight: ``[E]`` eq. 8 weights.
+        self_loops: add ``I`` to ``A o W`` before normalising.
+        impl: ``dense`` (dense or sparse-COO ``A_hat`` product) or ``pyg`` (PyG's ``GCNConv``).
+    """
 
     def __init__(
         self,
@@ -91,12 +107,19 @@ class GraphConv(nn.Module):
         dst: np.ndarray,
         weight: np.ndarray,
         self_loops: bool,
+        impl: Literal["dense", "pyg"] = "dense",
     ) -> None:
         super().__init__()
+        if impl not in ("dense", "pyg"):
+            raise ValueError(f"gcn_impl must be 'dense' or 'pyg', got {impl!r}")
         self.h = nn.Linear(d_model, d_model, bias=False)
-        row, col, val = normalized_adjacency(n_nodes, src, dst, weight, self_loops)
         self.n = n_nodes
-        self.dense = n_nodes <= DENSE_GCN_MAX_NODES
+        self.impl = impl
+        self.dense = impl == "dense" and n_nodes <= DENSE_GCN_MAX_NODES
+        if impl == "pyg":
+            self._init_pyg(src, dst, weight, self_loops)
+            return
+        row, col, val = normalized_adjacency(n_nodes, src, dst, weight, self_loops)
         if self.dense:
             a = torch.zeros(n_nodes, n_nodes, dtype=torch.float32)
             a.index_put_(
@@ -109,8 +132,41 @@ class GraphConv(nn.Module):
             self.register_buffer("a_idx", torch.from_numpy(np.stack([row, col])))
             self.register_buffer("a_val", torch.from_numpy(val).float())
 
+    def _init_pyg(
+        self, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, self_loops: bool
+    ) -> None:
+        """PyG's ``gcn_norm`` edge list and a ``GCNConv`` that aggregates with it.
+
+        The layer's own linear map is replaced by the identity so that ``H`` stays ``self.h``:
+        the same parameter, initialisation and checkpoint keys as the dense path.  Building
+        ``GCNConv`` initialises that map, so it runs on a forked RNG (the model's other
+        parameters draw the same numbers as with ``dense``).
+        """
+        from torch_geometric.nn import GCNConv
+        from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+        s = torch.from_numpy(np.asarray(src, dtype=np.int64))
+        d = torch.from_numpy(np.asarray(dst, dtype=np.int64))
+        w = torch.from_numpy(np.asarray(weight, dtype=np.float64))
+        edge_index = torch.stack([torch.cat([s, d]), torch.cat([d, s])])
+        edge_index, edge_norm = gcn_norm(
+            edge_index, torch.cat([w, w]), num_nodes=self.n, add_self_loops=self_loops,
+            dtype=torch.float64,
+        )
+        self.register_buffer("edge_index", edge_index)
+        self.register_buffer("edge_norm", edge_norm.float())
+        with torch.random.fork_rng(devices=[]):
+            conv = GCNConv(1, 1, normalize=False, add_self_loops=False, bias=False)
+        conv.lin = nn.Identity()
+        self.conv = conv
+
     def adjacency(self) -> torch.Tensor:
         """``A_hat`` as a dense ``[K, K]`` tensor (for tests and figures)."""
+        if self.impl == "pyg":
+            a = torch.zeros(self.n, self.n, dtype=torch.float32, device=self.edge_norm.device)
+            # PyG's source_to_target flow: edge (j, i) carries x_j into node i, so A_hat[i, j]
+            a.index_put_((self.edge_index[1], self.edge_index[0]), self.edge_norm, accumulate=True)
+            return a
         if self.dense:
             return self.a_hat
         a = torch.sparse_coo_tensor(
@@ -122,7 +178,9 @@ class GraphConv(nn.Module):
         """``v [K, P, D] -> [K, P, D]``."""
         k, p, d = v.shape
         vh = self.h(v).reshape(k, p * d)
-        if self.dense:
+        if self.impl == "pyg":
+            out = self.conv(vh, self.edge_index, self.edge_norm)
+        elif self.dense:
             out = self.a_hat @ vh
         else:
             a = torch.sparse_coo_tensor(
@@ -147,6 +205,7 @@ class ConditionEncoder(nn.Module):
         lstm: use eq. 13.
         time_embedding: ``add`` or ``rotate`` (module docstring).
         periods: time steps of the condition (46 periods per year).
+        gcn_impl: ``dense`` or ``pyg`` (:class:`GraphConv`).
     """
 
     def __init__(
@@ -162,6 +221,7 @@ class ConditionEncoder(nn.Module):
         lstm: bool = True,
         time_embedding: Literal["add", "rotate"] = "add",
         periods: int = PERIODS_PER_YEAR,
+        gcn_impl: Literal["dense", "pyg"] = "dense",
     ) -> None:
         super().__init__()
         n, d = init_embedding.shape
@@ -183,7 +243,7 @@ class ConditionEncoder(nn.Module):
         )
         self.gcn = (
             GraphConv(n, d, np.asarray(edge_src), np.asarray(edge_dst), np.asarray(edge_weight),
-                      gcn_self_loops)
+                      gcn_self_loops, impl=gcn_impl)
             if gcn
             else None
         )

@@ -27,7 +27,8 @@ token alone.  Interpretable branch: one token per input feature (that feature's 
 encoder token) plus, with ``interp_intercept``, an intercept token.  With several tokens softmax
 self-attention among them precedes the cross-attention (a standard decoder layer).  Each layer is pre-LN:
 ``[self-attn] -> cross-attn (eq. 15) -> FFN``, residual around each; ``decoder_layers`` layers per
-branch (the paper does not say how many; DESIGN.md: 2).
+branch (the paper does not say how many; docs/design.md, "Model decisions": 2 at the paper's
+scale).
 
 Heads.  GPP is not normalised (paper Section 4.1): the target head outputs
 ``y_mean + y_std * Linear(h)``, a fixed affine reparametrisation of the last layer with the

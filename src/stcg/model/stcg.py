@@ -6,7 +6,8 @@ A sample is a cell ``c`` at time step ``t`` (a year and an 8-day period).  The m
   (across a year boundary when needed);
 * ``node [B]``: the graph node of the cell (K-means cluster, eq. 5);
 * ``period [B, L]``: the period of the year (0..45) of every window step: the condition time
-  index ``t`` of Section 3.2 (DESIGN.md: period of year, so the test year has conditions).
+  index ``t`` of Section 3.2 (docs/design.md, "Model decisions": period of year, so the test year
+  has conditions).
 
 and returns the GPP prediction, the interpretable weights ``w [B, F]`` (+ intercept) and
 ``y_interp`` (eq. 17).  The loss is ``L_dep + L_interp`` (eqs. 16, 18).
@@ -116,6 +117,7 @@ class STCGModel(nn.Module):
                 lstm=cfg.lstm,
                 time_embedding=cfg.time_embedding,
                 periods=PERIODS_PER_YEAR,
+                gcn_impl=cfg.gcn_impl,
             )
             if cfg.condition
             else None

@@ -9,7 +9,7 @@ model saw them (NaN -> 0, the training mean).  The join is checked: ``w_0 + sum_
 reproduce the stored ``gpp_interp``.
 
 Deviation from the paper: eq. 17 has no intercept; ``model.interp_intercept`` adds a GWR-like
-``w_0`` (DESIGN.md), which is not a feature and is left out of every figure and score.
+``w_0`` (docs/design.md, "Model decisions"), which is not a feature and is left out of every figure and score.
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ def figure4(att: Attributions, regions: Sequence, top_features: int, resolution:
             ax.grid(alpha=0.3, lw=0.4)
             ax.tick_params(labelsize=8)
             ax.set_xlim(1, PERIODS_PER_YEAR)
-            ax.set_xticks([1, 10, 20, 30, 40, 46])
+            ax.set_xticks([1, 10, 20, 30, 40, PERIODS_PER_YEAR])
             if i < n - 1:
                 ax.tick_params(labelbottom=False)
         ax_w.set_title(f"{reg.name} ({n_cells} cells{lc}): weights w_j", fontsize=10, loc="left")

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from stcg.baselines.spatial.fewshot import week_key
+from stcg.data.schema import PERIODS_PER_YEAR
 from stcg.report.fewshot_tables import NAMES
 from stcg.report.table1 import TABLE1_ROWS
 
@@ -114,7 +115,7 @@ OURS: dict[str, tuple[Getter, str]] = {
     "data.n_variables": (lambda c: (len(v) if (v := _param(c, "build_data", "variables")) else None),
                          "params build_data.variables"),
     "data.period_days": (lambda c: 8, "stcg.data.schema (8-day periods)"),
-    "data.periods_per_year": (lambda c: 46, "stcg.data.schema.PERIODS_PER_YEAR"),
+    "data.periods_per_year": (lambda c: PERIODS_PER_YEAR, "stcg.data.schema.PERIODS_PER_YEAR"),
     "data.first_year": (lambda c: (s[0] if (s := _param(c, "build_data", "splits", "train_years"))
                                    else None), "params build_data.splits.train_years"),
     "data.last_date": (lambda c: (f"{s[1]}-12-31" if (s := _param(c, "build_data", "splits",

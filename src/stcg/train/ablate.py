@@ -31,10 +31,10 @@ from stcg.config import (
 )
 from stcg.data.dataset import read_cells
 from stcg.graph.build import Graph, build_graph, load_graph
+from stcg.metrics import regression_metrics
 from stcg.model.stcg import STCGModel
 from stcg.train.bundle import graph_tensors
 from stcg.train.loop import fit, predict
-from stcg.train.metrics import regression_metrics
 from stcg.train.run import prepare
 
 

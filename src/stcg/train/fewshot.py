@@ -33,9 +33,10 @@ from stcg.baselines.spatial.fewshot import LAND_COVER, FewShot, FewShotPredictio
 from stcg.config import FewshotStcgConfig, ModelConfig
 from stcg.data.dataset import Dense
 from stcg.data.schema import PERIODS_PER_YEAR
+from stcg.device import resolve_device
 from stcg.model.stcg import GraphTensors, STCGModel
 from stcg.train.data import feature_stats, to_device
-from stcg.train.loop import EpochLogger, fit, predict, resolve_device
+from stcg.train.loop import EpochLogger, fit, predict
 
 METHOD = "stcg"
 

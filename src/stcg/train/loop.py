@@ -27,7 +27,6 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -36,27 +35,12 @@ import torch
 from tqdm import tqdm
 
 from stcg.config import OptimConfig
+from stcg.device import autocast
 from stcg.io import atomic_path
 from stcg.model.stcg import STCGModel, stcg_loss
 from stcg.train.data import DeviceData
 
 CKPT_FORMAT = "stcg-checkpoint-v1"
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA if available else CPU; ``cuda`` fails clearly without a GPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train_stcg.device: 'cuda' requested but no CUDA device is available")
-    return torch.device(name)
-
-
-def autocast_context(device: torch.device, amp: bool):
-    """bf16 autocast on CUDA when ``amp``, else a no-op context."""
-    if device.type == "cuda" and amp:
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return nullcontext()
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -182,7 +166,7 @@ def fit(
         for step in bar:
             idx = train_idx[order[step * bs : (step + 1) * bs]]
             b = data.gather(idx)
-            with autocast_context(device, amp):
+            with autocast(device, amp):
                 out = step_model(b.x, b.node, b.period, land_cover=b.land_cover)
             loss, dep, interp = stcg_loss(out, b.y)
             opt.zero_grad(set_to_none=True)
@@ -250,12 +234,12 @@ def predict(
     model.eval()
     device = data.x.device
     out: dict[str, list[np.ndarray]] = {"y": [], "y_interp": [], "weights": [], "intercept": []}
-    with autocast_context(device, amp):
+    with autocast(device, amp):
         table = model.condition_table()
     n = int(idx.numel())
     for b in tqdm(range(0, n, batch_size), desc="predict", disable=not progress, leave=False):
         bt = data.gather(idx[b : b + batch_size])
-        with autocast_context(device, amp):
+        with autocast(device, amp):
             o = model(bt.x, bt.node, bt.period, land_cover=bt.land_cover, cond_table=table)
         out["y"].append(o.y.float().cpu().numpy())
         if o.y_interp is not None:

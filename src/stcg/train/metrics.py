@@ -12,26 +12,7 @@ import numpy as np
 
 from stcg.data.dataset import Dense
 from stcg.data.schema import IGBP_SHORT, PERIODS_PER_YEAR
-
-
-def regression_metrics(y: np.ndarray, yhat: np.ndarray) -> dict[str, float | int | None]:
-    """``{"rmse", "mae", "r2", "n"}``; R2 = 1 - SSE/SST (None when SST is 0)."""
-    y = np.asarray(y, dtype=np.float64)
-    yhat = np.asarray(yhat, dtype=np.float64)
-    if y.shape != yhat.shape:
-        raise ValueError(f"shape mismatch {y.shape} vs {yhat.shape}")
-    n = int(y.size)
-    if n == 0:
-        return {"rmse": None, "mae": None, "r2": None, "n": 0}
-    err = yhat - y
-    sse = float((err**2).sum())
-    sst = float(((y - y.mean()) ** 2).sum())
-    return {
-        "rmse": float(np.sqrt(sse / n)),
-        "mae": float(np.abs(err).mean()),
-        "r2": (1.0 - sse / sst) if sst > 0 else None,
-        "n": n,
-    }
+from stcg.metrics import regression_metrics
 
 
 def lat_band_labels(lat: np.ndarray, width: float) -> np.ndarray:

@@ -26,13 +26,14 @@ import torch
 import xarray as xr
 
 from stcg.data.dataset import Dense, load_dense, read_meta
-from stcg.data.schema import grid_shape
+from stcg.data.schema import PERIODS_PER_YEAR, grid_shape
 from stcg.data.writer import write_parquet
+from stcg.device import resolve_device
 from stcg.graph.cluster import assign_to_nodes
 from stcg.io import atomic_path
 from stcg.train.bundle import load_bundle
 from stcg.train.data import to_device
-from stcg.train.loop import predict, resolve_device
+from stcg.train.loop import predict
 from stcg.train.run import prediction_frame
 
 
@@ -100,9 +101,9 @@ def to_grid(
     lon = -180.0 + (np.arange(n_lon) + 0.5) * resolution
     row = np.clip(np.floor((90.0 - frame["lat"].to_numpy(np.float64)) / resolution), 0, n_lat - 1)
     col = np.clip(np.floor((frame["lon"].to_numpy(np.float64) + 180.0) / resolution), 0, n_lon - 1)
-    t_year = np.repeat(np.asarray(years), 46)
-    t_period = np.tile(np.arange(46), len(years))
-    ti = (np.searchsorted(np.asarray(years), frame["year"].to_numpy()) * 46
+    t_year = np.repeat(np.asarray(years), PERIODS_PER_YEAR)
+    t_period = np.tile(np.arange(PERIODS_PER_YEAR), len(years))
+    ti = (np.searchsorted(np.asarray(years), frame["year"].to_numpy()) * PERIODS_PER_YEAR
           + frame["period"].to_numpy().astype(np.int64))
     names = [c for c in frame.columns if c == "gpp" or c.startswith(("gpp_", "w_"))]
     data_vars = {}

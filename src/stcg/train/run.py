@@ -25,13 +25,14 @@ import torch
 from stcg.config import TrainStcgConfig, to_dict
 from stcg.data.dataset import DatasetMeta, Dense, load_dense, read_meta
 from stcg.data.writer import write_parquet
+from stcg.device import resolve_device
 from stcg.graph.build import Graph, load_graph
 from stcg.graph.cluster import assign_to_nodes
 from stcg.io import atomic_path, write_json
 from stcg.model.stcg import STCGModel
 from stcg.train.bundle import graph_tensors, make_bundle, save_bundle
 from stcg.train.data import DeviceData, FeatureStats, feature_stats, sample_indices, to_device
-from stcg.train.loop import EpochLogger, fingerprint, fit, predict, resolve_device
+from stcg.train.loop import EpochLogger, fingerprint, fit, predict
 from stcg.train.metrics import climatology_table, evaluation_report
 
 

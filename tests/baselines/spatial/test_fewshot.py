@@ -1,4 +1,4 @@
-"""The few-shot data, metrics, outputs, tables and stages (issue 5)."""
+"""The few-shot data, metrics, outputs, tables and stages."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import torch
 
 from stcg.baselines.spatial.gnnwr import GNNWR, GNNWRNet, GNNWRSettings, default_widths
 
-FAST = GNNWRSettings(max_epochs=15, patience=5, batch_size=64)
+FAST = GNNWRSettings(ols_ridge=0.0, max_epochs=15, patience=5, batch_size=64)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_same_seed_same_model_and_global_rng_untouched(small):
     assert torch.equal(before, after)
     np.testing.assert_array_equal(a.predict(lonlat, X)[0], b.predict(lonlat, X)[0])
     c = GNNWR(lonlat, X, y, val, spherical=True,
-              settings=GNNWRSettings(max_epochs=15, patience=5, batch_size=64, seed=1),
+              settings=GNNWRSettings(ols_ridge=0.0, max_epochs=15, patience=5, batch_size=64, seed=1),
               device="cpu")
     assert not np.array_equal(a.predict(lonlat, X)[0], c.predict(lonlat, X)[0])
 
@@ -83,7 +83,7 @@ def test_gtnnwr_uses_at_most_max_reference(small):
     lonlat, X, y, val = small
     t = np.arange(len(y)) % 46
     m = GNNWR(lonlat, X, y, val, t=t, spherical=True, time_period=46,
-              settings=GNNWRSettings(max_epochs=3, patience=2, max_reference=50), device="cpu")
+              settings=GNNWRSettings(ols_ridge=0.0, max_epochs=3, patience=2, max_reference=50), device="cpu")
     assert len(m.ref_coords) == 50
     f = m._raw_features(lonlat[:3], np.array([0.0, 45.0, 23.0]))
     assert f.shape == (3, 50, 2)

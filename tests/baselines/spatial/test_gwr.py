@@ -1,6 +1,6 @@
 """Golden tests: our batched GWR against mgwr 2.2.1 and the GWR4 files shipped with libpysal.
 
-Reference numbers (DESIGN.md, mgwr's own test-suite): Georgia, y = PctBach,
+Reference numbers (docs/design.md, "Reference numbers"; mgwr's own test suite): Georgia, y = PctBach,
 X = PctRural, PctPov, PctBlack.  The PctBlack coefficients are compared at rtol 1e-2 as in
 mgwr's tests, because the GWR4 files print them with too few significant digits.
 """

@@ -20,7 +20,7 @@ are reported per standard deviation of their covariate (directly comparable acro
 and methods), with ``scaling.json`` beside them to convert back.  Covariates constant over the
 training cells of a fit are dropped from it (their coefficient is NaN).
 
-Contract for other few-shot methods (the STCG model in few-shot mode, branch ``model``):
+Contract for every few-shot method (e.g. the STCG model in few-shot mode, :mod:`stcg.train.fewshot`):
 implement ``fit(fs: FewShot, ...) -> FewShotPrediction`` (predictions for *all* cells at the
 periods it covers, optional coefficients) and hand the result to :func:`evaluate` and
 :func:`write_method_outputs`; the tables stage then picks it up by its method name.
@@ -29,7 +29,6 @@ periods it covers, optional coefficients) and hand the result to :func:`evaluate
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ import pyarrow.parquet as pq
 from stcg.data.dataset import read_cells, read_meta
 from stcg.data.schema import PERIODS_PER_YEAR, TARGET
 from stcg.io import atomic_path, write_json
+from stcg.metrics import regression_metrics
 
 LAND_COVER = "land_cover"
 
@@ -256,7 +256,7 @@ def read_fewshot(root: str | Path) -> FewShot:
     df = pd.read_parquet(root / "samples.parquet").sort_values(["cell_id", "period"])
     n = len(df) // PERIODS_PER_YEAR
     if n * PERIODS_PER_YEAR != len(df):
-        raise ValueError(f"{root}/samples.parquet: {len(df)} rows is not 46 per cell")
+        raise ValueError(f"{root}/samples.parquet: {len(df)} rows is not {PERIODS_PER_YEAR} per cell")
     first = df.iloc[::PERIODS_PER_YEAR]
     x = np.stack([df[f"x_{f}"].to_numpy(np.float64) for f in features], 1)
     return FewShot(
@@ -336,21 +336,12 @@ class FewShotPrediction:
     scaling: dict = field(default_factory=dict)
 
 
-def regression_metrics(y: np.ndarray, yhat: np.ndarray) -> dict[str, float]:
-    """RMSE, R2 (1 - SSE/SST) and the sample count."""
-    y, yhat = np.asarray(y, np.float64).ravel(), np.asarray(yhat, np.float64).ravel()
-    sse = float(np.sum((y - yhat) ** 2))
-    sst = float(np.sum((y - y.mean()) ** 2))
-    return {"rmse": math.sqrt(sse / y.size), "r2": 1.0 - sse / sst if sst > 0 else float("nan"),
-            "n": int(y.size)}
-
-
 def evaluate(fs: FewShot, pred: FewShotPrediction, weeks: tuple[int, ...]) -> dict:
     """Metrics JSON of a prediction (``reports/metrics/fewshot/<run>.json``).
 
     Schema::
 
-        {"weeks": {"w01": {"train": {"rmse", "r2", "n"}, "test": {...}}, ...},
+        {"weeks": {"w01": {"train": {"rmse", "mae", "r2", "bias", "n"}, "test": {...}}, ...},
          "all": {"train": {...}, "test": {...}},
          "info": {...numeric facts...}}
 

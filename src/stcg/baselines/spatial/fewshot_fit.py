@@ -21,38 +21,22 @@ from stcg.baselines.spatial.fewshot import (
     week_key,
     week_to_period,
 )
-from stcg.baselines.spatial.gnnwr import GNNWR, GNNWRSettings
+from stcg.baselines.spatial.gnnwr import GNNWR
 from stcg.baselines.spatial.gtwr import GTWR
 from stcg.baselines.spatial.gwr import GWR
-from stcg.baselines.spatial.neighbors import default_device
 from stcg.config import (
     GTWRFewshotConfig,
     GWRFewshotConfig,
     NNWRFewshotConfig,
 )
 from stcg.data.schema import PERIODS_PER_YEAR
+from stcg.device import resolve_device
 
 ProgressFn = Callable[[str], None]
 
 
-def resolve_device(name: str):
-    """``auto`` -> CUDA when available else CPU; otherwise the named torch device."""
-    return default_device(None if name == "auto" else name)
-
-
 def _names(fs: FewShot) -> tuple[str, ...]:
     return ("intercept", *fs.features)
-
-
-def _settings(cfg: NNWRFewshotConfig) -> GNNWRSettings:
-    return GNNWRSettings(
-        hidden=tuple(cfg.hidden), max_hidden=cfg.max_hidden,
-        stpnn_hidden=tuple(cfg.stpnn_hidden), dropout=cfg.dropout, batch_norm=cfg.batch_norm,
-        prelu_init=cfg.prelu_init, optimizer=cfg.optimizer, lr=cfg.lr,
-        weight_decay=cfg.weight_decay, batch_size=cfg.batch_size, max_epochs=cfg.max_epochs,
-        patience=cfg.patience, max_reference=cfg.max_reference, ols_ridge=cfg.ols_ridge,
-        seed=cfg.seed,
-    )
 
 
 def _val_mask(n_train: int, fraction: float, seed: int) -> np.ndarray:
@@ -66,30 +50,75 @@ def fit_gwr_week(
     fs: FewShot, week: int, cfg: GWRFewshotConfig, device: str = "auto",
     progress: ProgressFn | None = None,
 ) -> FewShotPrediction:
-    """GWR on the training cells at one week, AICc bandwidth, prediction at held-out cells."""
+    """GWR on the training cells at one week, AICc bandwidth, prediction at held-out cells.
+
+    ``cfg.backend``: ``stcg`` (our batched :class:`~stcg.baselines.spatial.gwr.GWR`) or
+    ``mgwr`` (mgwr 2.2.1's ``Sel_BW`` and ``GWR`` themselves, one process, no ridge); both give
+    the same bandwidth and coefficients (``tests/baselines/spatial/test_fewshot_gwr.py``).
+    """
     p = week_to_period(week)
     tr = fs.train
     std = Standardizer.fit(fs.x[tr, p])
     xs = std.transform(fs.x[:, p])
-    model = GWR(fs.coords[tr], fs.y[tr, p], xs[tr], kernel=cfg.kernel, fixed=cfg.fixed,
-                spherical=True, ridge=cfg.ridge, device=resolve_device(device))
-    sel = model.select_bandwidth(cfg.criterion, bw_min=cfg.bw_min, bw_max=cfg.bw_max,
-                                 skip_singular=True)
+    fit = _gwr_mgwr if cfg.backend == "mgwr" else _gwr_stcg
+    bw, fitted, fitted_coef, out, out_coef, info = fit(
+        fs.coords[tr], fs.y[tr, p], xs[tr], fs.coords[~tr], xs[~tr], cfg, device)
     if progress:
-        progress(f"gwr {week_key(week)}: bandwidth {sel.bw} ({len(sel.history)} fits)")
-    res = model.fit(sel.bw)
-    out = model.predict(fs.coords[~tr], xs[~tr], sel.bw)
+        progress(f"gwr {week_key(week)}: bandwidth {bw} ({info['fits']} fits, {cfg.backend})")
     pred = np.empty(fs.n)
-    pred[tr], pred[~tr] = res.predy, out.predictions
-    coef = np.empty((fs.n, model.p))
-    coef[tr], coef[~tr] = res.params, out.params
+    pred[tr], pred[~tr] = fitted, out
+    coef = np.empty((fs.n, fitted_coef.shape[1]))
+    coef[tr], coef[~tr] = fitted_coef, out_coef
     return FewShotPrediction(
         method="gwr", periods=(p,), pred=pred[:, None],
         coef=_expand(coef, std.keep)[:, None, :], coef_names=_names(fs),
-        info={"bandwidth": sel.bw, "aicc": res.aicc, "tr_S": res.tr_S,
-              "n_covariates": int(std.keep.sum()), "fits": len(sel.history)},
+        info={"bandwidth": bw, **info, "n_covariates": int(std.keep.sum())},
         scaling={week_key(week): std.to_json(fs.features)},
     )
+
+
+GWRFit = tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]
+"""``(bandwidth, fitted [n], coef [n, p], predicted [m], coef at the predicted [m, p], info)``."""
+
+
+def _gwr_stcg(
+    coords: np.ndarray, y: np.ndarray, x: np.ndarray, coords_out: np.ndarray,
+    x_out: np.ndarray, cfg: GWRFewshotConfig, device: str,
+) -> GWRFit:
+    model = GWR(coords, y, x, kernel=cfg.kernel, fixed=cfg.fixed, spherical=True,
+                ridge=cfg.ridge, device=resolve_device(device))
+    sel = model.select_bandwidth(cfg.criterion, bw_min=cfg.bw_min, bw_max=cfg.bw_max,
+                                 skip_singular=True)
+    res = model.fit(sel.bw)
+    out = model.predict(coords_out, x_out, sel.bw)
+    info = {"aicc": res.aicc, "tr_S": res.tr_S, "fits": len(sel.history)}
+    return sel.bw, res.predy, res.params, out.predictions, out.params, info
+
+
+def _gwr_mgwr(
+    coords: np.ndarray, y: np.ndarray, x: np.ndarray, coords_out: np.ndarray,
+    x_out: np.ndarray, cfg: GWRFewshotConfig, device: str,
+) -> GWRFit:
+    from mgwr.gwr import GWR as MgwrGWR
+    from mgwr.sel_bw import Sel_BW
+
+    yc = np.asarray(y, np.float64)[:, None]
+    sel = Sel_BW(coords, yc, x, kernel=cfg.kernel, fixed=cfg.fixed, spherical=True, n_jobs=1)
+    try:
+        bw = float(sel.search(criterion=cfg.criterion, bw_min=cfg.bw_min, bw_max=cfg.bw_max))
+        res = MgwrGWR(coords, yc, x, bw, kernel=cfg.kernel, fixed=cfg.fixed, spherical=True,
+                      n_jobs=1).fit()
+        out = MgwrGWR(coords, yc, x, bw, kernel=cfg.kernel, fixed=cfg.fixed, spherical=True,
+                      n_jobs=1).predict(coords_out, x_out)
+    except np.linalg.LinAlgError as exc:
+        raise ValueError(
+            f"fewshot_weekly.gwr.backend: mgwr: a local system is singular ({exc}); mgwr has "
+            "no ridge, so collinear covariates need backend: stcg with ridge > 0"
+        ) from exc
+    info = {"aicc": float(res.aicc), "tr_S": float(res.tr_S),
+            "fits": len(getattr(sel, "sel_hist", None) or [])}
+    return (bw, res.predy.ravel(), np.asarray(res.params), out.predictions.ravel(),
+            np.asarray(out.params), info)
 
 
 def fit_gnnwr_week(
@@ -103,7 +132,7 @@ def fit_gnnwr_week(
     xs = std.transform(fs.x[:, p])
     val = _val_mask(int(tr.sum()), cfg.val_fraction, cfg.seed)
     model = GNNWR(fs.coords[tr], xs[tr], fs.y[tr, p], val, spherical=True,
-                  settings=_settings(cfg), device=resolve_device(device), progress=progress)
+                  settings=cfg, device=resolve_device(device), progress=progress)
     pred, coef = model.predict(fs.coords, xs)
     h = model.history
     return FewShotPrediction(
@@ -189,7 +218,7 @@ def fit_gtnnwr(
     val = np.repeat(val_cells, PERIODS_PER_YEAR)  # whole cells, so validation is out-of-sample
     model = GNNWR(c_tr, std.transform(x_tr), y_tr, val, t=t_tr, spherical=True,
                   time_period=float(PERIODS_PER_YEAR) if cyclic_time else None,
-                  settings=_settings(cfg), device=resolve_device(device), progress=progress)
+                  settings=cfg, device=resolve_device(device), progress=progress)
     c_all, t_all, x_all, _ = _stacked(fs, np.ones(fs.n, dtype=bool))
     pred, coef = model.predict(c_all, std.transform(x_all), t_all)
     h = model.history

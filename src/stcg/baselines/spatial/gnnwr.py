@@ -51,60 +51,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from stcg.baselines.spatial.neighbors import default_device, pairwise_distance
-
-
-@dataclass(frozen=True)
-class GNNWRSettings:
-    """Hyper-parameters of GNNWR / GTNNWR.
-
-    Attributes:
-        hidden: SWNN hidden widths; empty = gnnwr's default (powers of two halving from
-            ``2^floor(log2 R)`` while larger than the number of coefficients).
-        max_hidden: cap on the default widths (keeps the first layer affordable).
-        stpnn_hidden: GTNNWR's STPNN hidden widths.
-        dropout: dropout after each SWNN hidden layer.
-        batch_norm: batch normalisation in the SWNN hidden layers.
-        prelu_init: initial slope of the PReLU activations (gnnwr: 0.4).
-        optimizer: ``adam``, ``adamw`` or ``adagrad`` (gnnwr's default).
-        lr: learning rate.
-        weight_decay: weight decay.
-        batch_size: mini-batch size.
-        max_epochs: epoch cap.
-        patience: stop after this many epochs without a better validation loss.
-        max_reference: GTNNWR reference points (0 = all training observations).
-        ols_ridge: ridge ``lambda`` of the base coefficients, ``(X'X + lambda n I) b = X'y`` on
-            the z-scored covariates, intercept unpenalised (0 = OLS, as gnnwr).
-        seed: seed of initialisation, shuffling, dropout and reference sampling.
-    """
-
-    hidden: tuple[int, ...] = ()
-    max_hidden: int = 256
-    stpnn_hidden: tuple[int, ...] = (3,)
-    dropout: float = 0.0
-    batch_norm: bool = True
-    prelu_init: float = 0.4
-    optimizer: str = "adam"
-    lr: float = 1e-2
-    weight_decay: float = 1e-3
-    batch_size: int = 128
-    max_epochs: int = 300
-    patience: int = 50
-    max_reference: int = 1024
-    ols_ridge: float = 0.0
-    seed: int = 0
-
-    def validate(self) -> None:
-        """Raise ValueError on an impossible setting."""
-        if self.optimizer not in ("adam", "adamw", "adagrad"):
-            raise ValueError(f"optimizer: expected adam|adamw|adagrad, got {self.optimizer!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout: expected [0, 1), got {self.dropout}")
-        for name in ("batch_size", "max_epochs", "patience"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr: expected > 0, got {self.lr}")
+from stcg.baselines.spatial.neighbors import pairwise_distance
+from stcg.config import GNNWRSettings
+from stcg.device import autocast, resolve_device
 
 
 def default_widths(n_in: int, n_out: int, cap: int) -> tuple[int, ...]:
@@ -190,8 +139,7 @@ class GNNWRNet(nn.Module):
         Returns:
             ``(y_hat [B], w [B, p])``.
         """
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=feats.is_cuda)
-        with autocast:
+        with autocast(feats.device):
             z = self.norm(self.stpnn(feats)) if self.stpnn is not None else feats
             w = self.swnn(z)
         w = w.float()
@@ -218,7 +166,7 @@ class GNNWR:
         t: ``[n]`` times (GTNNWR), or None (GNNWR).
         spherical: ``(lon, lat)`` degrees, haversine km.
         time_period: cyclic time period (GTNNWR), None for linear time.
-        settings: hyper-parameters.
+        settings: hyper-parameters (None: ``GNNWRSettings()``).
         device: torch device (default CUDA when available).
         progress: optional ``(epoch, train_mse, val_mse) -> None`` after every epoch.
     """
@@ -233,10 +181,11 @@ class GNNWR:
         t: np.ndarray | None = None,
         spherical: bool = False,
         time_period: float | None = None,
-        settings: GNNWRSettings = GNNWRSettings(),
+        settings: GNNWRSettings | None = None,
         device: str | torch.device | None = None,
         progress: Callable[[int, float, float], None] | None = None,
     ) -> None:
+        settings = GNNWRSettings() if settings is None else settings
         settings.validate()
         coords = np.asarray(coords, np.float64)
         X = np.asarray(X, np.float64)
@@ -258,7 +207,7 @@ class GNNWR:
             raise ValueError("GNNWR: val_mask must mark some, but not all, rows for validation")
         self.settings, self.spherical, self.time_period = settings, spherical, time_period
         self.temporal = t is not None
-        self.device = default_device(device)
+        self.device = resolve_device(device)
         tr = ~val_mask
         # covariate scaling (z-score on the training rows) and OLS on the scaled design
         self.x_mean = X[tr].mean(0)

@@ -45,10 +45,10 @@ from stcg.baselines.spatial.neighbors import (
     as_f64,
     check_kernel,
     default_chunk_elems,
-    default_device,
     lonlat_to_xyz_km,
     truncated_neighbourhood,
 )
+from stcg.device import resolve_device
 
 
 @dataclass
@@ -124,7 +124,7 @@ class GTWR:
             raise ValueError(f"GTWR: time_period must be > 0, got {time_period}")
         if constant:
             X = np.hstack([np.ones((n, 1)), X])
-        self.device = default_device(device)
+        self.device = resolve_device(device)
         self.kernel, self.fixed, self.spherical = kernel, fixed, spherical
         self.time_period, self.constant, self.ridge = time_period, constant, float(ridge)
         self.query_chunk, self.workers = int(query_chunk), int(workers)

@@ -32,12 +32,12 @@ from stcg.baselines.spatial.neighbors import (
     as_f64,
     check_kernel,
     default_chunk_elems,
-    default_device,
     kernel_weights,
     pairwise_distance,
     sorted_neighbours,
     truncated_neighbourhood,
 )
+from stcg.device import resolve_device
 
 CRITERIA = ("AICc", "AIC", "BIC", "CV")
 
@@ -181,7 +181,7 @@ class GWR:
                 raise ValueError(f"GWR: {name} contains NaN or inf")
         if constant:
             X = np.hstack([np.ones((n, 1)), X])
-        self.device = default_device(device)
+        self.device = resolve_device(device)
         self.kernel, self.fixed, self.spherical = kernel, fixed, spherical
         self.constant, self.ridge, self.sigma2_v1 = constant, float(ridge), sigma2_v1
         self.chunk_elems = chunk_elems or default_chunk_elems(self.device)

@@ -31,13 +31,6 @@ TRUNCATED = ("bisquare",)
 """Kernels that are exactly zero at and beyond the bandwidth."""
 
 
-def default_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when available, else CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def default_chunk_elems(device: torch.device) -> int:
     """Elements ``B * K * p`` gathered per batch of local regressions: 32 MiB of float64 on CPU
     (cache-friendly), 512 MiB on a GPU (few, large launches)."""

@@ -6,7 +6,8 @@ Paper Section 4.2 compares the model with tabular learners that see one sample a
 
 Deviation offered as an option (``train_tabular.features.lags = L > 1``): the previous ``L-1``
 periods of every variable are appended as extra columns (``<var>_lag1`` .. ``<var>_lag{L-1}``), so
-a tabular model sees the same 64-day window as the windowed STCG encoder (DESIGN.md: L = 8).
+a tabular model sees the same 64-day window as the windowed STCG encoder (docs/design.md, "Model decisions":
+L = 8).
 Lags are read from the dense time axis, so windows of early test periods reach back into the last
 training year exactly as the STCG model's windows do; lags before the first loaded period are NaN.
 

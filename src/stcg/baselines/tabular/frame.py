@@ -18,7 +18,7 @@ categorical land cover goes through ``CatToNumTransform`` and the columns throug
 ``MutualInformationSort``, fitted on a subsample of ``mi_max_rows``), ``ResNet`` and
 ``FTTransformer`` (``examples/revisiting.py``: 256 channels, 4 layers, linear numerical encoder).
 
-**Training**: the main model's optimiser (paper Section 4.1, DESIGN.md): AdamW, batch 256, lr 1e-3
+**Training**: the main model's optimiser (paper Section 4.1; docs/design.md, "Table 1 baselines"): AdamW, batch 256, lr 1e-3
 decayed to 1e-4 after half the epochs; MSE on the raw GPP target (the paper normalises features,
 not GPP; the encoders standardise numerical columns with ``MEAN``/``STD``).  Deviation on the
 small profiles (``train_tabular.nn_standardize_target``): with a few hundred optimiser steps a
@@ -42,10 +42,10 @@ from stcg.baselines.tabular.torch_common import (
     fill_nan_with_mean,
     fit_epochs,
     predict_batches,
-    resolve_device,
     step_lr,
     torch_threads,
 )
+from stcg.device import resolve_device
 
 QUANTILE_MAX_ROWS = 1_000_000
 

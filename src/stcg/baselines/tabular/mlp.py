@@ -37,9 +37,9 @@ from stcg.baselines.tabular.torch_common import (
     Standardizer,
     fit_epochs,
     predict_batches,
-    resolve_device,
     torch_threads,
 )
+from stcg.device import resolve_device
 
 
 def fastai_emb_size(n_cat: int) -> int:

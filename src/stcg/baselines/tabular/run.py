@@ -34,6 +34,7 @@ from stcg.baselines.tabular.registry import build_model
 from stcg.config import TrainTabularConfig
 from stcg.data.dataset import DatasetMeta, Dense
 from stcg.data.splits import RowIndex, test_rows, train_rows
+from stcg.metrics import regression_metrics
 
 _PAGE = 4096
 
@@ -76,23 +77,6 @@ class MemorySampler:
         self._stop.set()
         self._thread.join()
         self.peak_mb = max(self.peak_mb, rss_mb())
-
-
-def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """RMSE, MAE, R2 (``1 - SSE / SST`` around the observed mean), bias and count."""
-    y = np.asarray(y, dtype=np.float64)
-    pred = np.asarray(pred, dtype=np.float64)
-    if y.shape != pred.shape or y.size == 0:
-        raise ValueError(f"y {y.shape} and pred {pred.shape} must be equal and non-empty")
-    err = pred - y
-    sst = float(np.sum((y - y.mean()) ** 2))
-    return {
-        "rmse": float(np.sqrt(np.mean(err**2))),
-        "mae": float(np.mean(np.abs(err))),
-        "r2": float(1.0 - np.sum(err**2) / sst) if sst > 0 else float("nan"),
-        "bias": float(np.mean(err)),
-        "n": int(y.size),
-    }
 
 
 @dataclass

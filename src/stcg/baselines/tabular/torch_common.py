@@ -20,19 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` = CUDA when available, else CPU; otherwise the named device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA, nothing on CPU."""
-    if device.type == "cuda":
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+from stcg.device import autocast
 
 
 @contextlib.contextmanager

@@ -186,7 +186,7 @@ class ChunkSimulator:
         self.aridity = self.p_clim_day.sum(1) / np.maximum(self.pet_clim_day.sum(1), 1e-3)
 
         # climatological LAI (phenology)
-        _, n_day = toa_daily(self.lat, np.array([period_start_doy(p) + 3 for p in range(46)]))
+        _, n_day = toa_daily(self.lat, np.array([period_start_doy(p) + 3 for p in range(PERIODS_PER_YEAR)]))
         f_t = np.clip((tc + 2.0) / 12.0, 0, 1)
         f_ph = np.clip(n_day - 10.0, 0, 1)
         win = 7

@@ -1,4 +1,4 @@
-"""Real static layers on the simulator's land grid (DESIGN.md "Data", source ``sim``).
+"""Real static layers on the simulator's land grid (docs/design.md, "Simulator").
 
 Every layer comes from a file under ``data/`` (see :mod:`stcg.data.inputs` for provenance) and is
 coarsened to the grid: categorical layers by majority, continuous ones by mean.

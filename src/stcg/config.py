@@ -393,7 +393,7 @@ class ModelConfig:
     interp_intercept: bool = True
     land_cover: bool = True
     target_tokens: Literal["query", "features"] = "features"
-    output: Literal["identity", "softplus", "clamp"] = "identity"
+    output: Literal["identity", "softplus", "clamp"] = "clamp"
 
     def validate(self) -> None:
         """Positive sizes; heads divide d_model into even head widths (RoPE); odd conv kernel."""

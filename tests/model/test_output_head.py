@@ -20,13 +20,15 @@ def _with(output: str, bias: float = 0.0):
 
 
 def test_identity_is_the_affine_head() -> None:
-    """identity: y = y_mean + y_std * head(h), and equals the default model's output."""
+    """identity: y = y_mean + y_std * head(h); in training it equals the default (clamp) model."""
     x, node, period, lc = batch(64)
     m = _with("identity")
-    assert CFG.output == "identity"
-    ref = make(CFG)(x, node, period, lc).y
-    out = m(x, node, period, lc).y
+    assert ModelConfig().output == "clamp"  # the default (params.yaml)
+    ref = make(CFG).train()(x, node, period, lc).y  # clamp trains as the identity
+    out = m.train()(x, node, period, lc).y
     assert torch.equal(out, ref)
+    m.eval()
+    out = m(x, node, period, lc).y
     z = (out - 2.0) / 3.0
     assert torch.allclose(m.gpp_output(z), out)
 

@@ -24,6 +24,7 @@ from stcg.graph.build import load_graph
 from stcg.graph.cluster import assign_to_nodes
 from stcg.train.bundle import graph_tensors
 from stcg.train.fewshot import fit_stcg_fewshot
+from stcg.train.loop import EpochLine
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> None:
     nodes = assign_to_nodes(fs.lon, fs.lat, graph.node_xyz)
     t0 = time.perf_counter()
     pred, _ = fit_stcg_fewshot(fs, graph_tensors(graph), nodes, main_cfg.model, main_cfg.window,
-                               cfg, progress=sys.stderr.isatty())
+                               cfg, logger=EpochLine("fewshot_stcg", cfg.optim.epochs),
+                               progress=sys.stderr.isatty())
     metrics = evaluate(fs, pred, tuple(fs.meta.get("weeks", ())))
     write_method_outputs(fs, pred, args.out)
     write_metrics(args.metrics, metrics)

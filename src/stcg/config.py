@@ -385,7 +385,8 @@ class ModelConfig:
     Ablation switches: ``condition``, ``temporal_conv``, ``gcn``, ``lstm``, ``interp`` (false =
     that part is skipped), ``attention: softmax`` (encoder attention); the number of clusters is
     ``build_graph.clusters`` and the window is ``train_stcg.window``.  ``land_cover``: the cell's
-    IGBP class enters the encoder as one more (categorical) feature token.
+    IGBP class enters the encoder as one more (categorical) feature token.  ``output``: the GPP
+    output, identity | softplus | clamp (non-negative; see ``STCGModel.gpp_output``).
     """
 
     d_model: int = 16
@@ -409,9 +410,13 @@ class ModelConfig:
     interp_intercept: bool = True
     land_cover: bool = True
     target_tokens: Literal["query", "features"] = "features"
+    output: Literal["identity", "softplus", "clamp"] = "clamp"
 
     def validate(self) -> None:
         """Positive sizes; heads divide d_model into even head widths (RoPE); odd conv kernel."""
+        if self.output not in ("identity", "softplus", "clamp"):
+            raise ValueError(
+                f"model.output: must be identity, softplus or clamp, got {self.output!r}")
         for name in ("d_model", "heads", "encoder_blocks", "decoder_layers", "ffn_mult"):
             if getattr(self, name) < 1:
                 raise ValueError(f"model.{name}: must be >= 1, got {getattr(self, name)}")

@@ -20,7 +20,9 @@ Ambiguities and their decisions are documented in those modules.
 Ablations (``ModelConfig``), each a different code path:
 ``condition: false`` (no condition encoder; decoders attend over the data features only),
 ``gcn/lstm/temporal_conv: false`` (skip that step), ``attention: softmax`` (encoder),
-``interp: false`` (no interpretable branch; loss = L_dep).  ``k`` and ``L`` are
+``interp: false`` (no interpretable branch; loss = L_dep).  ``output`` (identity | softplus |
+clamp) makes the GPP prediction non-negative (:meth:`STCGModel.gpp_output`); ``y_interp`` stays
+the linear ``w_0 + sum_j w_j x_j`` so the weights keep adding up to it.  ``k`` and ``L`` are
 ``build_graph.clusters`` and ``train_stcg.window``.  ``land_cover`` adds the cell's IGBP class as
 an encoder token (see :mod:`stcg.model.encoder`).
 """
@@ -148,6 +150,22 @@ class STCGModel(nn.Module):
         """``V_final [K, 46, D]`` (float32), or None with the condition branch off."""
         return None if self.condition is None else self.condition()
 
+    def gpp_output(self, z: torch.Tensor) -> torch.Tensor:
+        """GPP from the target head's standardised output ``z [B]`` (``model.output``).
+
+        * ``identity``: ``y_mean + y_std z`` (negative GPP possible);
+        * ``softplus``: ``y_std softplus(y_mean / y_std + z)``, the identity smoothed at 0:
+          positive, and within ``y_std log(1 + exp(-|y| / y_std))`` of the identity's ``y``;
+        * ``clamp``: the identity while training (the loss keeps its gradient for negative
+          outputs), ``max(0, .)`` in eval mode (predictions).
+        """
+        if self.cfg.output == "softplus":
+            return self.y_std * nn.functional.softplus(self.y_mean / self.y_std + z)
+        y = self.y_mean + self.y_std * z
+        if self.cfg.output == "clamp" and not self.training:
+            return y.clamp_min(0.0)
+        return y
+
     def forward(
         self,
         x: torch.Tensor,
@@ -182,7 +200,7 @@ class STCGModel(nn.Module):
         if self.cfg.target_tokens == "features":
             q = torch.cat([q, tokens[:, -1]], dim=1)  # + every current-step token
         h = self.target_decoder(q, keys, values)
-        y = self.y_mean + self.y_std * self.target_head(h[:, 0])[:, 0].float()
+        y = self.gpp_output(self.target_head(h[:, 0])[:, 0].float())
 
         if self.interp_decoder is None:
             return STCGOutput(y=y, y_interp=None, weights=None, intercept=None)

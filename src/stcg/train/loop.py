@@ -89,6 +89,78 @@ class EpochLogger:
         """Log one epoch's record."""
 
 
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class EpochLine(EpochLogger):
+    """One line per epoch on stderr, flushed, so it reaches logs that are not terminals (``dvc
+    repro`` output redirected to a file): loss, monitored test RMSE, lr, samples/s and the ETA.
+
+    The ETA is the remaining epochs times the epoch's training time, ``samples_per_epoch /
+    samples_per_s`` when the epoch size is known (records replayed from a checkpoint then give
+    the ETA they had), else the mean wall time between this logger's epochs.  Every record is
+    passed on to ``inner`` (e.g. DVCLive).
+
+    Args:
+        name: the line's prefix (the stage).
+        epochs: the run's number of epochs.
+        samples_per_epoch: training samples per epoch (None: unknown).
+        inner: another logger that receives every record.
+        stream: where lines go (default: ``sys.stderr`` at the time of each line).
+    """
+
+    def __init__(self, name: str, epochs: int, samples_per_epoch: int | None = None,
+                 inner: EpochLogger | None = None, stream: Any = None) -> None:
+        self.name, self.epochs, self.samples = name, int(epochs), samples_per_epoch
+        self.inner, self.stream = inner, stream
+        self._last = time.perf_counter()
+        self._walls: list[float] = []
+
+    def line(self, record: dict[str, float]) -> str:
+        """The text of ``record``'s line (without the ETA's wall-clock fallback state)."""
+        epoch = int(record["epoch"])
+        parts = [f"{self.name} epoch {epoch}/{self.epochs}: loss {record['loss']:.4g}"]
+        if "loss_dep" in record and "loss_interp" in record:
+            parts[0] += f" (dep {record['loss_dep']:.4g}, interp {record['loss_interp']:.4g})"
+        if "monitor_rmse" in record:
+            parts.append(f"monitor RMSE {record['monitor_rmse']:.4g}")
+        if "lr" in record:
+            parts.append(f"lr {record['lr']:.3g}")
+        rate = float(record.get("samples_per_s", 0.0))
+        parts.append(f"{rate:,.0f} samples/s")
+        left = self.epochs - epoch
+        if self.samples is not None and rate > 0:
+            epoch_s = self.samples / rate
+        elif self._walls:
+            epoch_s = sum(self._walls) / len(self._walls)
+        else:
+            epoch_s = None
+        if epoch_s is not None:
+            parts.append(f"ETA {_duration(left * epoch_s)}")
+        return ", ".join(parts)
+
+    def log(self, record: dict[str, float]) -> None:
+        """Print the epoch's line, then pass the record on."""
+        now = time.perf_counter()
+        self._walls.append(now - self._last)
+        self._last = now
+        print(self.line(record), file=self.stream or sys.stderr, flush=True)
+        if self.inner is not None:
+            self.inner.log(record)
+
+    def close(self) -> None:
+        """Close ``inner`` when it can be closed."""
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
+
+
 def fit(
     model: STCGModel,
     data: DeviceData,

@@ -12,8 +12,8 @@ Outputs in ``out/``:
   ``gpp`` (NaN if the dataset has none), ``gpp_pred``, ``gpp_interp``, ``w_intercept`` and
   ``w_<feature>``;
 * ``predictions.nc``: the same values on the dataset's global lon/lat grid, dims
-  ``(time, lat, lon)`` with ``year`` and ``period`` coordinates on ``time`` (NetCDF4 via h5netcdf,
-  zlib-compressed, one chunk per time step); cells without data are NaN.
+  ``(time, lat, lon)``, a CF-1.10 file with time bounds, a grid mapping, the features' training
+  statistics and the model's provenance (:mod:`stcg.train.netcdf`); cells without data are NaN.
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-import xarray as xr
 
-from stcg.data.dataset import Dense, load_dense, read_meta
-from stcg.data.schema import PERIODS_PER_YEAR, grid_shape
+from stcg.data.dataset import load_dense, read_meta
 from stcg.data.writer import write_parquet
 from stcg.device import resolve_device
 from stcg.graph.cluster import assign_to_nodes
@@ -34,6 +32,7 @@ from stcg.io import atomic_path
 from stcg.train.bundle import load_bundle
 from stcg.train.data import to_device
 from stcg.train.loop import predict
+from stcg.train.netcdf import provenance, to_grid, write_netcdf
 from stcg.train.run import prediction_frame
 
 
@@ -82,48 +81,8 @@ def predict_dataset(
     with atomic_path(out_dir / "predictions.parquet") as tmp:
         write_parquet(frame, tmp)
     if netcdf:
-        ds = to_grid(frame, dense, years, meta.resolution)
-        enc = {
-            v: {"zlib": True, "complevel": 4, "chunksizes": (1, ds.sizes["lat"], ds.sizes["lon"])}
-            for v in ds.data_vars
-        }
+        ds = to_grid(frame, years, meta.resolution, bundle.variables, bundle.stats.mean,
+                     bundle.stats.std, provenance=provenance(model_path, data_root))
         with atomic_path(out_dir / "predictions.nc") as tmp:
-            ds.to_netcdf(tmp, engine="h5netcdf", encoding=enc)
+            write_netcdf(ds, tmp)
     return frame
-
-
-def to_grid(
-    frame: pd.DataFrame, dense: Dense, years: tuple[int, ...], resolution: float
-) -> xr.Dataset:
-    """Predictions on the global ``resolution``-degree grid: ``(time, lat, lon)`` float32."""
-    n_lat, n_lon = grid_shape(resolution)
-    lat = 90.0 - (np.arange(n_lat) + 0.5) * resolution
-    lon = -180.0 + (np.arange(n_lon) + 0.5) * resolution
-    row = np.clip(np.floor((90.0 - frame["lat"].to_numpy(np.float64)) / resolution), 0, n_lat - 1)
-    col = np.clip(np.floor((frame["lon"].to_numpy(np.float64) + 180.0) / resolution), 0, n_lon - 1)
-    t_year = np.repeat(np.asarray(years), PERIODS_PER_YEAR)
-    t_period = np.tile(np.arange(PERIODS_PER_YEAR), len(years))
-    ti = (np.searchsorted(np.asarray(years), frame["year"].to_numpy()) * PERIODS_PER_YEAR
-          + frame["period"].to_numpy().astype(np.int64))
-    names = [c for c in frame.columns if c == "gpp" or c.startswith(("gpp_", "w_"))]
-    data_vars = {}
-    for name in names:
-        arr = np.full((t_year.size, n_lat, n_lon), np.nan, dtype=np.float32)
-        arr[ti, row.astype(np.int64), col.astype(np.int64)] = frame[name].to_numpy(np.float32)
-        data_vars[name] = (("time", "lat", "lon"), arr)
-    start = pd.to_datetime([f"{y}-01-01" for y in t_year]) + pd.to_timedelta(t_period * 8, "D")
-    ds = xr.Dataset(
-        data_vars,
-        coords={"time": start.values, "lat": lat, "lon": lon,
-                "year": ("time", t_year.astype(np.int32)),
-                "period": ("time", t_period.astype(np.int32))},
-        attrs={"title": "STCG predictions: GPP and interpretable per-feature weights",
-               "gpp_units": "gC m-2 d-1",
-               "weights": "w_<feature>: GPP per standard deviation of the feature; "
-                          "gpp_interp = w_intercept + sum_j w_j x_j (standardised x)"},
-    )
-    for name in names:
-        ds[name].attrs["units"] = "gC m-2 d-1" if name.startswith("gpp") else "gC m-2 d-1 per std"
-    ds["lat"].attrs.update(units="degrees_north", standard_name="latitude")
-    ds["lon"].attrs.update(units="degrees_east", standard_name="longitude")
-    return ds

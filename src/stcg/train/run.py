@@ -32,7 +32,7 @@ from stcg.io import atomic_path, write_json
 from stcg.model.stcg import STCGModel
 from stcg.train.bundle import graph_tensors, make_bundle, save_bundle
 from stcg.train.data import DeviceData, FeatureStats, feature_stats, sample_indices, to_device
-from stcg.train.loop import EpochLogger, fingerprint, fit, predict
+from stcg.train.loop import EpochLine, EpochLogger, fingerprint, fit, predict
 from stcg.train.metrics import climatology_table, evaluation_report
 
 
@@ -200,7 +200,10 @@ def train_stcg(
     model = STCGModel(cfg.model, len(dense.variables), graph_tensors(graph), stats.y_mean,
                       stats.y_std).to(device)
     fp = run_fingerprint(cfg, dense, graph, int(train_np.size), device.type)
-    logger = LiveLogger(plots_dir) if plots_dir is not None else None
+    per_epoch = int(train_np.size) if cfg.optim.samples_per_epoch is None else min(
+        cfg.optim.samples_per_epoch, int(train_np.size))
+    logger = EpochLine("train_stcg", cfg.optim.epochs, per_epoch,
+                       inner=LiveLogger(plots_dir) if plots_dir is not None else None)
     try:
         fit(
             model, data, train_idx, cfg.optim, cfg.seed, checkpoint, fp, amp=cfg.amp,
@@ -208,8 +211,7 @@ def train_stcg(
             on_epoch_end=on_epoch_end, progress=progress,
         )
     finally:
-        if logger is not None:
-            logger.close()
+        logger.close()
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

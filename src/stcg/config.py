@@ -838,21 +838,28 @@ class TrainTabularConfig:
 # ---- interpret / figures / report (paper Section 4.4, Figures 4-5; the report) ----
 @dataclasses.dataclass(frozen=True)
 class InterpretConfig:
-    """Stage ``interpret``: score the learned weights against the simulator's truth.
+    """Stage ``interpret``: score attributions against the simulator's truth (oracle and nulls).
 
     Attributes:
-        groups: limiting factor (the simulator's ``meta.extra.limiting_factors``: temperature,
-            water, light) -> the input features pooled into it for the dominant-group score.
-        group_importance: ``abs_sum`` (|sum of the group's values|) or ``sum_abs``.
+        groups: group -> input features pooled into it for the dominant-group score; must cover
+            every input the simulator's GPP reads and hold a group per limiting factor.
         min_gpp_true: samples with a smaller noise-free GPP (gC m-2 d-1) are not scored.
-        map_weeks: weeks of the limiting-factor maps ("Week NN" = period NN - 1).
+        map_weeks: weeks of the scored rows and the maps ("Week NN" = period NN - 1).
+        map_attribution: the STCG attribution of the maps (``stcg.report.interpret``
+            ``MAP_ATTRIBUTIONS``: weights, weights_z, weights_local, gradient, gradient_local,
+            integrated_gradients).
+        ig_steps: integration nodes of the model's integrated gradients.
+        truth_ig_steps: midpoint nodes of the simulator's integrated gradients.
         dpi: PNG resolution.
     """
 
     groups: Mapping[str, tuple[str, ...]]
-    group_importance: Literal["abs_sum", "sum_abs"] = "abs_sum"
     min_gpp_true: float = 0.5
     map_weeks: tuple[int, ...] = (1, 10, 20, 30)
+    map_attribution: Literal["weights", "weights_z", "weights_local", "gradient",
+                             "gradient_local", "integrated_gradients"] = "weights_local"
+    ig_steps: int = 32
+    truth_ig_steps: int = 64
     dpi: int = 110
 
     def validate(self) -> None:
@@ -867,6 +874,9 @@ class InterpretConfig:
             raise ValueError(f"map_weeks: expected values in 1..46, got {bad}")
         if self.dpi < 30:
             raise ValueError(f"dpi: expected >= 30, got {self.dpi}")
+        for name in ("ig_steps", "truth_ig_steps"):
+            if getattr(self, name) < 2:
+                raise ValueError(f"{name}: expected >= 2, got {getattr(self, name)}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -271,6 +271,7 @@ def limiting_factor_maps(
     outline: list[np.ndarray],
     year: int | None = None,
     grey_label: str = "undefined (all zero)",
+    title: str | None = None,
 ) -> plt.Figure:
     """True and learned limiting-factor maps, one row per week, one column per source.
 
@@ -283,6 +284,7 @@ def limiting_factor_maps(
         grid, outline: map grid and land outline.
         year: year drawn (default: the first present).
         grey_label: legend entry of label -1.
+        title: the figure's title (it should name the attribution shown).
 
     Returns:
         A figure with ``len(weeks) * len(columns)`` map axes (row-major).
@@ -316,7 +318,8 @@ def limiting_factor_maps(
     handles.append(Patch(color=UNDEFINED_COLOUR, label=grey_label))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=9,
                frameon=False)
-    fig.suptitle(f"Limiting factor: simulator truth vs the dominant factor group of the learned "
+    fig.suptitle(f"{title}, {year}" if title else
+                 f"Limiting factor: simulator truth vs the dominant factor group of the learned "
                  f"attributions, {year}", fontsize=11)
     return fig
 

@@ -370,6 +370,9 @@ class ModelConfig:
     that part is skipped), ``attention: softmax`` (encoder attention); the number of clusters is
     ``build_graph.clusters`` and the window is ``train_stcg.window``.  ``land_cover``: the cell's
     IGBP class enters the encoder as one more (categorical) feature token.
+    Interpretable-weight options (``stcg.model.stcg``): ``interp_source`` (``data``: eq. 15;
+    ``condition``: weights and ``w_0`` from the condition and land cover only, GWR's form) and
+    ``consistency_weight`` (lambda of ``lambda ||w - stopgrad(dy/dz)||^2``; 0 = off).
     """
 
     d_model: int = 64
@@ -392,6 +395,8 @@ class ModelConfig:
     interp_intercept: bool = True
     land_cover: bool = True
     target_tokens: Literal["query", "features"] = "features"
+    interp_source: Literal["data", "condition"] = "data"
+    consistency_weight: float = 0.0
 
     def validate(self) -> None:
         """Positive sizes; heads divide d_model into even head widths (RoPE); odd conv kernel."""
@@ -408,6 +413,12 @@ class ModelConfig:
             raise ValueError(f"model.dropout: must be in [0, 1), got {self.dropout}")
         if self.conv_kernel < 1 or self.conv_kernel % 2 == 0:
             raise ValueError(f"model.conv_kernel: must be odd and >= 1, got {self.conv_kernel}")
+        if self.interp_source == "condition" and not self.condition:
+            raise ValueError("model.interp_source: 'condition' needs the condition branch "
+                             "(model.condition: true); set interp_source: data")
+        if self.consistency_weight < 0:
+            raise ValueError(f"model.consistency_weight: must be >= 0, got "
+                             f"{self.consistency_weight}")
 
 
 @dataclasses.dataclass(frozen=True)

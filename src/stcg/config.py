@@ -923,6 +923,9 @@ class FiguresConfig:
         map_variable: Figure 5's weight map (paper: temperature_2m).
         map_weeks: Figure 5's weeks (paper: 01, 10, 20, 30; "Week NN" = period NN - 1).
         weight_percentile: the weight colour scale is symmetric, +-this percentile of |w|.
+        attribution: what Figures 4-5 show (``stcg.report.attributions.FIGURE_ATTRIBUTIONS``):
+            ``weights`` (the paper's w and w z), ``weights_local`` (w and w (z - z_ref)),
+            ``gradient`` / ``gradient_local`` (the target head's dy/dz instead of w).
         dpi: PNG resolution.
     """
 
@@ -931,6 +934,7 @@ class FiguresConfig:
     map_variable: str = "temperature_2m"
     map_weeks: tuple[int, ...] = (1, 10, 20, 30)
     weight_percentile: float = 98.0
+    attribution: Literal["weights", "weights_local", "gradient", "gradient_local"] = "weights"
     dpi: int = 110
 
     def validate(self) -> None:

@@ -128,3 +128,30 @@ def test_figure4_on_the_simulator_regions(tiny_dataset, perfect):
     assert drawn  # at least one region has cells at 10 degrees
     for ax in drawn:
         assert any(np.nanstd(ln.get_ydata()) > 0 for ln in ax.get_lines())
+
+
+@pytest.mark.parametrize("kind", ["weights_local", "gradient_local"])
+def test_figure_attribution_choices(tiny_dataset, perfect, kind):
+    """The figures' alternative attributions: w (or dy/dz) times the local anomaly."""
+    from stcg.data.dataset import read_meta
+    from stcg.report.attributions import (
+        load_attributions,
+        model_attributions,
+        select_attribution,
+    )
+    from stcg.report.truth import local_inputs
+
+    meta = read_meta(tiny_dataset)
+    att = load_attributions(perfect["predictions"], tiny_dataset, perfect["model"])
+    att = att.take(att.keys["period"].to_numpy() == 9)
+    shown = select_attribution(att, kind, tiny_dataset, perfect["model"], meta.train_years)
+    x, x_ref = local_inputs(tiny_dataset, att.keys, att.variables, meta.train_years)
+    anomaly = (x - x_ref) / att.x_std
+    effect = att.w if kind == "weights_local" else model_attributions(
+        perfect["model"], tiny_dataset, att.keys, np.zeros_like(att.z), ig_steps=0)["grad"]
+    np.testing.assert_allclose(shown.w, effect)
+    np.testing.assert_allclose(shown.contribution, effect * anomaly)
+    assert select_attribution(att, "weights", tiny_dataset, perfect["model"],
+                              meta.train_years) is att
+    with pytest.raises(ValueError, match="figures.attribution"):
+        select_attribution(att, "shap", tiny_dataset, perfect["model"], meta.train_years)

@@ -243,7 +243,7 @@ def model_attributions(
         data_root: the dataset (the rows' years and the year before, for the windows).
         keys: rows with cell_id, year, period.
         z_ref: ``[N, F]`` standardised references.
-        ig_steps: integration nodes.
+        ig_steps: integration nodes (0: the gradient only).
         batch_size: rows per forward pass.
 
     Raises:
@@ -286,6 +286,8 @@ def model_attributions(
     ig = IntegratedGradients(forward)
     n, f = len(keys), len(bundle.variables)
     out = {"grad": np.zeros((n, f)), "ig": np.zeros((n, f)), "ig_delta": np.zeros(n)}
+    if ig_steps == 0:
+        del out["ig"], out["ig_delta"]
     zr = torch.as_tensor(np.asarray(z_ref), dtype=torch.float32)
     for a in range(0, n, batch_size):
         b = data.gather(idx[a : a + batch_size])
@@ -294,9 +296,53 @@ def model_attributions(
         y = forward(z_now, *extra)
         (g,) = torch.autograd.grad(y.sum(), z_now)
         out["grad"][a : a + len(y)] = g.numpy()
+        if ig_steps == 0:
+            continue
         att, delta = ig.attribute(z_now.detach(), baselines=zr[a : a + len(y)],
                                   additional_forward_args=extra, n_steps=ig_steps,
                                   return_convergence_delta=True)
         out["ig"][a : a + len(y)] = att.detach().numpy()
         out["ig_delta"][a : a + len(y)] = delta.detach().numpy()
     return out
+
+
+FIGURE_ATTRIBUTIONS = {
+    "weights": ("weights w_j", "contributions w_j·z_j (about the training mean)"),
+    "weights_local": ("weights w_j", "contributions w_j·(z_j − z_ref,j) (about the cell's usual "
+                                     "state)"),
+    "gradient": ("target-head gradient dy/dz_j", "dy/dz_j·z_j (about the training mean)"),
+    "gradient_local": ("target-head gradient dy/dz_j", "dy/dz_j·(z_j − z_ref,j) (about the "
+                                                       "cell's usual state)"),
+}
+"""``figures.attribution`` choices -> (effect label, contribution label).  ``z_ref``: the cell's
+climatology of the same period over the training years (standardised)."""
+
+
+def select_attribution(
+    att: Attributions, kind: str, data_root: str | Path, model_path: str | Path,
+    train_years: tuple[int, ...],
+) -> Attributions:
+    """``att`` with the effect and contribution of attribution ``kind`` (:data:`FIGURE_ATTRIBUTIONS`)
+    in place of ``w`` and ``w z``: ``w`` becomes the effect and ``z`` the input (or its anomaly
+    from the local reference), so that :attr:`Attributions.contribution` is the contribution.
+
+    Raises:
+        ValueError: for an unknown ``kind``.
+    """
+    from stcg.report.truth import local_inputs
+
+    if kind not in FIGURE_ATTRIBUTIONS:
+        raise ValueError(f"figures.attribution: expected one of {list(FIGURE_ATTRIBUTIONS)}, "
+                         f"got {kind!r}")
+    if kind == "weights" or att.w is None and kind == "weights_local":
+        return att
+    z = att.z
+    if kind.endswith("_local"):
+        x, x_ref = local_inputs(data_root, att.keys, att.variables, train_years)
+        z = (x - x_ref) / att.x_std  # the standardised anomaly
+    w = att.w
+    if kind.startswith("gradient"):
+        w = model_attributions(model_path, data_root, att.keys, np.zeros_like(att.z),
+                               ig_steps=0)["grad"]
+    return Attributions(keys=att.keys, variables=att.variables, w=w, z=z, x_std=att.x_std,
+                        interp_rel_rmse=att.interp_rel_rmse)

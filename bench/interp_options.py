@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> dict:
                                for view in ("effect", "contribution")}
         result["headline"] = {view: s[view]["headline"] for view in ("effect", "contribution")}
         result["rows"] = s["rows"]
+        if args.out:  # after every variant: a long run leaves what it finished
+            write_json(args.out, result)
     print(json.dumps(result, indent=1))
-    if args.out:
-        write_json(args.out, result)
     return result
 
 

@@ -2,8 +2,8 @@
 
 Reads ``train_stcg``'s predictions and model file, the dataset (the inputs of the test rows,
 for ``w_j z_j``) and the DVCLive folder of ``train_stcg``; writes the three PNGs
-(:mod:`stcg.report.figures`); ``figures.attribution`` selects what Figures 4-5 show (the paper's
-weights by default).  Params: section ``figures`` (:class:`stcg.config.FiguresConfig`).
+(:mod:`stcg.report.figures`); ``figures.attribution`` selects what Figures 4-5 show (``weights`` for
+the paper's).  Params: section ``figures`` (:class:`stcg.config.FiguresConfig`).
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ from stcg.report.interpret import (
 )
 from stcg.report.maps import Grid, land_outline
 from stcg.report.truth import load_local_truth, local_inputs
+from stcg.train.bundle import load_bundle
 
 DEFAULT_FACTORS = ("temperature", "water", "light")
 
@@ -72,7 +73,8 @@ def main(argv: list[str] | None = None) -> None:
 
     x, x_ref = local_inputs(args.data, att.keys, att.variables, meta.train_years)
     z_ref = local_reference_z(att, {"x": x, "x_ref": x_ref})
-    model = model_attributions(args.model, args.data, att.keys, z_ref, cfg.ig_steps)
+    model = model_attributions(args.model, args.data, att.keys, z_ref, cfg.ig_steps,
+                               global_reference=True)
     methods = method_arrays(att, z_ref, model, shap)
 
     truth = None
@@ -84,8 +86,10 @@ def main(argv: list[str] | None = None) -> None:
                   "rows": {"test": len(att.keys)}}
     else:
         sens, limiting, gpp_true = load_truth(args.data, att.keys, att.variables)
-        local = load_local_truth(args.data, att.keys, att.variables, x, x_ref, cfg.truth_ig_steps)
-        truth = (limiting, gpp_true, local["ig"])
+        local = load_local_truth(args.data, att.keys, att.variables, x, x_ref, cfg.truth_ig_steps,
+                                 x_global=load_bundle(args.model).stats.mean)
+        truth = (limiting, gpp_true, {"effect": sens * att.x_std, "contribution": local["ig"],
+                                      "contribution_global": local["ig_global"]})
         scores = interpretability_scores(att, sens, limiting, gpp_true, local, cfg.groups,
                                          factors, cfg.min_gpp_true, model, shap)
         scores["table"] = headline_table(scores)

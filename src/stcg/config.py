@@ -857,8 +857,8 @@ class InterpretConfig:
         min_gpp_true: samples with a smaller noise-free GPP (gC m-2 d-1) are not scored.
         map_weeks: weeks of the scored rows and the maps ("Week NN" = period NN - 1).
         map_attribution: the STCG attribution of the maps (``stcg.report.interpret``
-            ``MAP_ATTRIBUTIONS``: weights, weights_z, weights_local, gradient, gradient_local,
-            integrated_gradients).
+            ``MAP_ATTRIBUTIONS``: weights, weights_z, weights_local, gradient, gradient_z,
+            gradient_local, integrated_gradients, integrated_gradients_global).
         ig_steps: integration nodes of the model's integrated gradients.
         truth_ig_steps: midpoint nodes of the simulator's integrated gradients.
         dpi: PNG resolution.
@@ -867,8 +867,9 @@ class InterpretConfig:
     groups: Mapping[str, tuple[str, ...]]
     min_gpp_true: float = 0.5
     map_weeks: tuple[int, ...] = (1, 10, 20, 30)
-    map_attribution: Literal["weights", "weights_z", "weights_local", "gradient",
-                             "gradient_local", "integrated_gradients"] = "weights_local"
+    map_attribution: Literal["weights", "weights_z", "weights_local", "gradient", "gradient_z",
+                             "gradient_local", "integrated_gradients",
+                             "integrated_gradients_global"] = "gradient_local"
     ig_steps: int = 32
     truth_ig_steps: int = 64
     dpi: int = 110
@@ -934,7 +935,7 @@ class FiguresConfig:
     map_variable: str = "temperature_2m"
     map_weeks: tuple[int, ...] = (1, 10, 20, 30)
     weight_percentile: float = 98.0
-    attribution: Literal["weights", "weights_local", "gradient", "gradient_local"] = "weights"
+    attribution: Literal["weights", "weights_local", "gradient", "gradient_local"] = "gradient_local"
     dpi: int = 110
 
     def validate(self) -> None:

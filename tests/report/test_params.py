@@ -27,7 +27,7 @@ def test_sections_load(profile):
     fg = from_dict(FiguresConfig, resolve_profile(RAW["figures"], profile), "figures")
     from_dict(ReportConfig, resolve_profile(RAW["report"], profile), "report")
     assert set(it.groups) == {"temperature", "water", "light", "canopy"}
-    assert it.map_attribution == "weights_local"
+    assert it.map_attribution == "gradient_local" and fg.attribution == "gradient_local"
     assert len(fg.regions) == 6 and fg.map_variable == "temperature_2m"
     assert fg.map_weeks == (1, 10, 20, 30)
 

@@ -55,11 +55,17 @@ def test_interpret_perfect_weights(tiny_dataset, perfect, tmp_path):
     for null in eff["nulls"].values():
         assert abs(null["feature_r"]) < 0.15
     assert set(s["contribution"]["methods"]) == {
-        "weights_z", "weights_local", "gradient_local", "integrated_gradients", "treeshap"}
+        "weights_local", "gradient_local", "integrated_gradients"}
+    assert set(s["contribution_global"]["methods"]) == {
+        "weights_z", "gradient_z", "integrated_gradients_global", "treeshap"}
+    # the "TreeSHAP" fixture is the first-order contribution about the training mean
+    assert s["contribution_global"]["methods"]["treeshap"]["feature_r"] > 0.8
+    assert s["contribution_global"]["oracle"]["feature_r"] == pytest.approx(1.0)
+    assert chk["truth_ig_global_completeness_max_abs"] < 0.1
     # w (z - z_ref) with the true slope is the first-order contribution: close to the exact one
     assert s["contribution"]["methods"]["weights_local"]["feature_r"] > 0.8
     names = {(r["view"], r["attribution"]) for r in s["table"]}
-    assert ("contribution", "LightGBM TreeSHAP") in names
+    assert ("contribution_global", "LightGBM TreeSHAP") in names
     assert ("effect", "null: mean truth") in names
     _not_constant(tmp_path / "limiting.png")
 
@@ -68,7 +74,7 @@ def test_interpret_shuffled_weights(tiny_dataset, shuffled, tmp_path):
     s = _interpret(tiny_dataset, shuffled, tmp_path, shap=False)
     w = s["effect"]["methods"]["weights"]
     assert abs(w["feature_r"]) < 0.15
-    assert "treeshap" not in s["contribution"]["methods"]
+    assert "treeshap" not in s["contribution_global"]["methods"]
     assert abs(w["dominant_kappa"]) < 0.15  # perfect weights score 1
     # the scored rows are the map weeks' when there is no TreeSHAP
     assert s["rows"]["weeks"] == [1, 10, 20, 30]
@@ -82,7 +88,7 @@ def test_interpret_without_truth(tiny_dataset, perfect, tmp_path):
     (data / "meta.json").write_text(json.dumps(meta))
     s = _interpret(data, perfect, tmp_path)
     assert s["truth"] is False and "no ground truth" in s["note"]
-    assert s["map_attribution"] == "weights_local"
+    assert s["map_attribution"] == "gradient_local"
     _not_constant(tmp_path / "limiting.png")
 
 

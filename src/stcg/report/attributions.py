@@ -227,6 +227,7 @@ def model_attributions(
     z_ref: np.ndarray,
     ig_steps: int = 32,
     batch_size: int = 512,
+    global_reference: bool = False,
 ) -> dict[str, np.ndarray]:
     """The target head's gradient and integrated gradients for the rows ``keys``.
 
@@ -245,6 +246,8 @@ def model_attributions(
         z_ref: ``[N, F]`` standardised references.
         ig_steps: integration nodes (0: the gradient only).
         batch_size: rows per forward pass.
+        global_reference: also ``ig_global [N, F]``, integrated gradients from ``z = 0`` (the
+            training mean), and ``ig_global_delta [N]``.
 
     Raises:
         ValueError: naming rows absent from the dataset.
@@ -303,6 +306,13 @@ def model_attributions(
                                   return_convergence_delta=True)
         out["ig"][a : a + len(y)] = att.detach().numpy()
         out["ig_delta"][a : a + len(y)] = delta.detach().numpy()
+        if global_reference:
+            att, delta = ig.attribute(z_now.detach(), baselines=torch.zeros_like(z_now),
+                                      additional_forward_args=extra, n_steps=ig_steps,
+                                      return_convergence_delta=True)
+            out.setdefault("ig_global", np.zeros((n, f)))[a : a + len(y)] = att.detach().numpy()
+            out.setdefault("ig_global_delta", np.zeros(n))[a : a + len(y)] = (
+                delta.detach().numpy())
     return out
 
 

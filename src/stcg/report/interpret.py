@@ -9,10 +9,14 @@ also the rows with LightGBM's TreeSHAP, whose true GPP is at least ``min_gpp_tru
   and the target head's gradient ``dy/dz``, against ``s_j std_j`` (the simulator's slope);
 * **contribution** (how much each input moved this sample's GPP from the cell's usual value at
   this time of year, gC m-2 d-1): against the simulator's integrated gradients from the cell's
-  training-years climatology (:mod:`stcg.report.truth`).  Methods: ``w z`` (the paper's reading,
-  relative to the training mean), ``w (z - z_ref)`` and ``dy/dz (z - z_ref)`` (relative to the
-  same local reference as the truth), Captum's integrated gradients of the target head from
-  ``z_ref``, and LightGBM's TreeSHAP (relative to the mean prediction).
+  training-years climatology (:mod:`stcg.report.truth`).  Methods: ``w (z - z_ref)`` and
+  ``dy/dz (z - z_ref)`` (about the same local reference as the truth) and Captum's integrated
+  gradients of the target head from ``z_ref``;
+* **contribution_global** (the same about the training mean, ``z = 0``: the reference of the
+  paper's ``w z`` and, nearly, of TreeSHAP, whose reference is the mean prediction): against the
+  simulator's integrated gradients from the training mean.  Methods: ``w z``, ``dy/dz z``,
+  integrated gradients from ``z = 0`` and LightGBM's TreeSHAP.  Each method is scored against
+  the truth about its own reference.
 
 The simulator's limiting factor (the smallest of its temperature, water and light scalars) is
 not a term of GPP (GPP is linear in PAR, so light never "limits" in the sense of a share of the
@@ -40,14 +44,20 @@ from stcg.report.scores import (
 
 EFFECT_METHODS = {"weights": "STCG weights w", "gradient": "STCG target-head gradient dy/dz"}
 CONTRIBUTION_METHODS = {
-    "weights_z": "STCG w·z (paper: about the training mean)",
     "weights_local": "STCG w·(z − z_ref)",
     "gradient_local": "STCG dy/dz·(z − z_ref)",
     "integrated_gradients": "STCG integrated gradients (Captum) from z_ref",
+}
+GLOBAL_METHODS = {
+    "weights_z": "STCG w·z (the paper's)",
+    "gradient_z": "STCG dy/dz·z",
+    "integrated_gradients_global": "STCG integrated gradients (Captum) from z = 0",
     "treeshap": "LightGBM TreeSHAP",
 }
+VIEWS = ("effect", "contribution", "contribution_global")
 MAP_ATTRIBUTIONS = {**{k: ("effect", v) for k, v in EFFECT_METHODS.items()},
-                    **{k: ("contribution", v) for k, v in CONTRIBUTION_METHODS.items()}}
+                    **{k: ("contribution", v) for k, v in CONTRIBUTION_METHODS.items()},
+                    **{k: ("contribution_global", v) for k, v in GLOBAL_METHODS.items()}}
 """``interpret.map_attribution`` choices: key -> (view, label)."""
 
 
@@ -84,7 +94,9 @@ def method_arrays(
         out.update(weights=att.w, weights_z=att.w * att.z, weights_local=att.w * dz)
     if model is not None:
         out.update(gradient=model["grad"], gradient_local=model["grad"] * dz,
-                   integrated_gradients=model["ig"])
+                   gradient_z=model["grad"] * att.z, integrated_gradients=model["ig"])
+        if "ig_global" in model:
+            out["integrated_gradients_global"] = model["ig_global"]
     if shap is not None:
         out["treeshap"] = shap
     return out
@@ -110,7 +122,7 @@ def interpretability_scores(
         limiting: ``[N]`` true limiting factor (index into ``factors``).
         gpp_true: ``[N]`` noise-free GPP.
         local: :func:`stcg.report.truth.load_local_truth` of the rows (``x``, ``x_ref``,
-            ``ig``, ``ig_error``, ``gpp_check``).
+            ``ig``, ``ig_error``, ``gpp_check`` and, with a global reference, ``ig_global``).
         groups: group -> feature names (must cover every input GPP reads).
         factors: limiting-factor names in code order (``meta.extra.limiting_factors``).
         min_gpp_true: rows with a smaller true GPP are not scored.
@@ -132,6 +144,8 @@ def interpretability_scores(
     methods = method_arrays(att, z_ref, model, shap)
     eff = {k: a[active] for k, a in methods.items() if MAP_ATTRIBUTIONS[k][0] == "effect"}
     con = {k: a[active] for k, a in methods.items() if MAP_ATTRIBUTIONS[k][0] == "contribution"}
+    glob = {k: a[active] for k, a in methods.items()
+            if MAP_ATTRIBUTIONS[k][0] == "contribution_global"}
     lim_vs_dom = agreement(dominant_group(con_true[active], gidx), limiting[active], len(gidx))
     out: dict = {
         "truth": True,
@@ -156,6 +170,10 @@ def interpretability_scores(
                                                  ("accuracy", "kappa", "majority_baseline")},
         },
     }
+    if "ig_global" in local:
+        out["contribution_global"] = validated_scores(glob, local["ig_global"][active], gidx, v)
+        out["checks"]["truth_ig_global_completeness_max_abs"] = float(
+            np.abs(local["ig_global_error"]).max(initial=0.0))
     return out
 
 
@@ -167,7 +185,7 @@ def local_reference_z(att: Attributions, local: Mapping[str, np.ndarray]) -> np.
 def headline_table(scores: Mapping) -> list[dict]:
     """One row per method, oracle and null of both views: the headline scores (JSON table)."""
     rows = []
-    for view in ("effect", "contribution"):
+    for view in VIEWS:
         s = scores.get(view)
         if not s:
             continue
@@ -187,20 +205,21 @@ def map_columns(
     weeks: Sequence[int],
     methods: Mapping[str, np.ndarray],
     attribution: str,
-    truth: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    truth: tuple[np.ndarray, np.ndarray, Mapping[str, np.ndarray]] | None = None,
     min_gpp_true: float = 0.0,
 ) -> dict[str, tuple[np.ndarray, np.ndarray, dict[int, float | None] | None]]:
     """The columns of :func:`stcg.report.figures.limiting_factor_maps`.
 
-    The simulator's limiting factor (a map only), the dominant group of the truth's exact
-    contributions, and the dominant group of the chosen STCG attribution and of TreeSHAP, each
-    panel titled with its agreement with the truth's dominant group.  Rows below
+    The simulator's limiting factor (a map only), the dominant group of the truth in the chosen
+    attribution's view, and the dominant group of the chosen STCG attribution and of TreeSHAP,
+    each panel titled with its agreement with the truth's dominant group of its own view.  Rows below
     ``min_gpp_true`` (when the truth is known) are drawn as not scored (-1).
 
     Args:
         methods: :func:`method_arrays` of the rows of ``att``.
         attribution: the STCG attribution drawn (a key of :data:`MAP_ATTRIBUTIONS`).
-        truth: ``(limiting [N], gpp_true [N], true contributions [N, F])`` or None.
+        truth: ``(limiting [N], gpp_true [N], {view: truth [N, F]})`` or None (views of
+            :data:`VIEWS`).
 
     Raises:
         ValueError: for an unknown or unavailable ``attribution``.
@@ -215,14 +234,18 @@ def map_columns(
     everywhere = np.ones(n, dtype=bool)
     cols: dict = {}
     active = everywhere
-    target = None
+    targets: dict[str, np.ndarray] = {}
     if truth is not None:
-        limiting, gpp_true, con_true = truth
+        limiting, gpp_true, by_view = truth
         active = gpp_true >= min_gpp_true
         cols["Simulator: limiting factor (map only)"] = (
             everywhere, np.where(active, limiting, -1), None)
-        target = np.where(active, dominant_group(con_true, gidx), -1)
-        cols["Simulator: dominant group of the exact contributions"] = (everywhere, target, None)
+        targets = {view: np.where(active, dominant_group(t, gidx), -1)
+                   for view, t in by_view.items()}
+        view = MAP_ATTRIBUTIONS[attribution][0]
+        if view in targets:
+            cols[f"Simulator: dominant group of the exact {view.replace('_', ' ')}"] = (
+                everywhere, targets[view], None)
     shown = [(attribution, "STCG")] + ([("treeshap", "LightGBM")] if "treeshap" in methods else [])
     for key, who in shown:
         if key not in methods:
@@ -231,6 +254,7 @@ def map_columns(
                                  f"for this model (available: {sorted(methods)})")
             continue
         lab = np.where(active, dominant_group(methods[key], gidx), -1)
+        target = targets.get(MAP_ATTRIBUTIONS[key][0])
         acc = (None if target is None
                else _week_agreement(lab[active], target[active], periods[active], weeks, k))
         label = MAP_ATTRIBUTIONS[key][1]
@@ -256,7 +280,7 @@ def scores_markdown(scores: Mapping) -> str:
     if not scores.get("truth") or "table" not in scores:
         return f"Not scored: {scores.get('note', 'no ground truth')}.\n"
     rows = scores["rows"]
-    head = {v: scores[v]["headline"] for v in ("effect", "contribution") if v in scores}
+    head = {v: scores[v]["headline"] for v in VIEWS if v in scores}
     lines = [
         f"Scored rows: {rows['scored']} test samples of weeks "
         f"{', '.join(map(str, rows['weeks']))} (the rows with LightGBM's TreeSHAP; true GPP >= "
@@ -290,7 +314,8 @@ def scores_markdown(scores: Mapping) -> str:
         "of an input, here and now) with the simulator's slope; *contribution* rows compare how "
         "much each input moved this sample's GPP away from the cell's usual GPP at this time of "
         "year (training-years climatology) with the simulator's exact split of that change "
-        "(integrated gradients of the simulator's own GPP function).",
+        "(integrated gradients of the simulator's own GPP function); *contribution_global* rows "
+        "do the same about the training mean, the reference of the paper's w·z and of TreeSHAP.",
         "* ρ per input: does the explanation of an input rise and fall across places and seasons "
         "where the truth does?  κ: is the input group that matters most in a sample the one "
         "that truly matters most, beyond what guessing with the same frequencies would get?",

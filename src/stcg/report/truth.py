@@ -187,12 +187,14 @@ def local_inputs(
 
 def load_local_truth(
     data_root: str | Path, keys: pd.DataFrame, variables: Sequence[str],
-    x: np.ndarray, x_ref: np.ndarray, steps: int = 64,
+    x: np.ndarray, x_ref: np.ndarray, steps: int = 64, x_global: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The exact local attributions of the rows ``keys`` (cell_id, year, period).
 
     Args:
         x, x_ref: :func:`local_inputs` of the rows.
+        x_global: ``[F]`` a global reference (the training mean) for ``ig_global`` and
+            ``ig_global_error``; None: not computed.
 
     Returns:
         ``x``, ``x_ref``, ``ig [N, F]``, ``ig_error [N]`` (completeness error), ``gpp_check [N]``
@@ -210,4 +212,8 @@ def load_local_truth(
     p = gpp_params(m, pd.read_parquet(root / "truth_cells.parquet"))
     ig, err = simulator_ig(x, x_ref, p, variables, steps)
     check = gpp_of(x, p, variables) - m["gpp_true"].to_numpy(np.float64)
-    return {"x": x, "x_ref": x_ref, "ig": ig, "ig_error": err, "gpp_check": check}
+    out = {"x": x, "x_ref": x_ref, "ig": ig, "ig_error": err, "gpp_check": check}
+    if x_global is not None:
+        ref_g = np.broadcast_to(np.asarray(x_global, np.float64), x.shape)
+        out["ig_global"], out["ig_global_error"] = simulator_ig(x, ref_g, p, variables, steps)
+    return out

@@ -161,3 +161,22 @@ def test_figure_attribution_choices(tiny_dataset, perfect, kind):
                               meta.train_years) is att
     with pytest.raises(ValueError, match="figures.attribution"):
         select_attribution(att, "shap", tiny_dataset, perfect["model"], meta.train_years)
+
+
+def test_dominant_group_maps_name_the_attribution(synth):
+    """The maps' title names the attribution; four groups get four distinct colours."""
+    import matplotlib.pyplot as plt
+
+    from stcg.report.figures import limiting_factor_maps
+    from stcg.report.maps import Grid
+
+    n = len(synth.keys)
+    lab = np.random.default_rng(0).integers(0, 4, n)
+    cols = {"truth": (np.ones(n, bool), lab, None), "learned": (np.ones(n, bool), lab, None)}
+    fig = limiting_factor_maps(synth.keys, cols, ("temperature", "water", "light", "canopy"),
+                               (1,), Grid(10.0), [], title="Dominant group of dy/dz")
+    assert fig._suptitle.get_text().startswith("Dominant group of dy/dz")
+    colours = fig.axes[0].get_images()[0].get_cmap().colors
+    assert len({tuple(np.round(np.atleast_1d(c), 3)) if not isinstance(c, str) else c
+                for c in colours}) == 5  # grey + 4 groups
+    plt.close(fig)

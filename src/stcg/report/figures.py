@@ -46,7 +46,8 @@ _PALETTE = [*plt.get_cmap("tab10").colors,
             *[plt.get_cmap("tab20b").colors[i] for i in (0, 4, 8, 12, 16)],
             *[plt.get_cmap("tab20c").colors[i] for i in (0, 4, 8, 12, 16)]]
 _STYLES = ["-", "--", ":"]
-FACTOR_COLOURS = {"temperature": "#d7301f", "water": "#2171b5", "light": "#f4b400"}
+FACTOR_COLOURS = {"temperature": "#d7301f", "water": "#2171b5", "light": "#f4b400",
+                  "canopy": "#31a354"}
 UNDEFINED_COLOUR = "#bdbdbd"
 
 
@@ -296,6 +297,7 @@ def limiting_factor_maps(
         A figure with ``len(weeks) * len(columns)`` map axes (row-major).
     """
     year = int(keys["year"].min()) if year is None else int(year)
+    heading = title
     k, c = len(weeks), len(columns)
     fig, axes = plt.subplots(k, c, figsize=(4.6 * c, 2.5 * k + 1.0), squeeze=False,
                              layout="constrained")
@@ -324,7 +326,7 @@ def limiting_factor_maps(
     handles.append(Patch(color=UNDEFINED_COLOUR, label=grey_label))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=9,
                frameon=False)
-    fig.suptitle(f"{title}, {year}" if title else
+    fig.suptitle(f"{heading}, {year}" if heading else
                  f"Limiting factor: simulator truth vs the dominant factor group of the learned "
                  f"attributions, {year}", fontsize=11)
     return fig

@@ -2,7 +2,8 @@
 
 Reads ``train_stcg``'s predictions and model file, the dataset (the inputs of the test rows,
 for ``w_j z_j``) and the DVCLive folder of ``train_stcg``; writes the three PNGs
-(:mod:`stcg.report.figures`).  Params: section ``figures`` (:class:`stcg.config.FiguresConfig`).
+(:mod:`stcg.report.figures`); ``figures.attribution`` selects what Figures 4-5 show (``weights`` for
+the paper's).  Params: section ``figures`` (:class:`stcg.config.FiguresConfig`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from stcg.config import FiguresConfig, load_section
 from stcg.data.dataset import read_meta
-from stcg.report.attributions import load_attributions
+from stcg.report.attributions import FIGURE_ATTRIBUTIONS, load_attributions, select_attribution
 from stcg.report.figures import (
     figure4,
     figure5,
@@ -45,9 +46,12 @@ def main(argv: list[str] | None = None) -> None:
     grid = Grid(meta.resolution)
     outline, source = land_outline(args.inputs, att.keys["lon"].to_numpy(),
                                    att.keys["lat"].to_numpy(), meta.resolution)
-    save_figure(figure4(att, cfg.regions, cfg.top_features, meta.resolution), args.fig4, cfg.dpi)
-    save_figure(figure5(att, cfg.map_variable, cfg.map_weeks, grid, outline,
-                        cfg.weight_percentile), args.fig5, cfg.dpi)
+    shown = select_attribution(att, cfg.attribution, args.data, args.model, meta.train_years)
+    labels = FIGURE_ATTRIBUTIONS[cfg.attribution]
+    save_figure(figure4(shown, cfg.regions, cfg.top_features, meta.resolution, labels=labels),
+                args.fig4, cfg.dpi)
+    save_figure(figure5(shown, cfg.map_variable, cfg.map_weeks, grid, outline,
+                        cfg.weight_percentile, label=labels[0]), args.fig5, cfg.dpi)
     save_figure(training_curves(read_dvclive_tsvs(args.curves)), args.fig_curves, cfg.dpi)
     print(f"{args.fig4}, {args.fig5}, {args.fig_curves} written (outline: {source})")
 

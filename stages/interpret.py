@@ -1,10 +1,11 @@
-"""Stage ``interpret``: score the interpretable weights against the simulator's truth.
+"""Stage ``interpret``: score every attribution method against the simulator's truth.
 
-Reads ``train_stcg``'s predictions and model file, the dataset (inputs of the test rows, and on
-a simulated dataset its ``truth/``), optionally LightGBM's TreeSHAP table, and writes
-``interpretability.json`` (:mod:`stcg.report.interpret`) and the limiting-factor maps.  A dataset
-without truth (source ``files``) gets the learned map only and a JSON that says why it has no
-scores.  Params: section ``interpret`` (:class:`stcg.config.InterpretConfig`).
+Reads ``train_stcg``'s predictions and model file, the dataset (inputs of the test rows, the
+training years for the local reference, and on a simulated dataset its ``truth/``), optionally
+LightGBM's TreeSHAP table, and writes ``interpretability.json`` (:mod:`stcg.report.interpret`:
+each method's scores next to the oracle and the nulls, on the same rows) and the dominant-group
+maps.  A dataset without truth (source ``files``) gets the learned maps only and a JSON that says
+why it has no scores.  Params: section ``interpret`` (:class:`stcg.config.InterpretConfig`).
 """
 
 from __future__ import annotations
@@ -12,15 +13,26 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from stcg.baselines.spatial.fewshot import week_to_period
 from stcg.config import InterpretConfig, load_section
 from stcg.data.dataset import read_meta
 from stcg.io import write_json
-from stcg.report.attributions import join_shap, load_attributions, load_truth
+from stcg.report.attributions import join_shap, load_attributions, load_truth, model_attributions
 from stcg.report.figures import limiting_factor_maps, save_figure
-from stcg.report.interpret import interpretability_scores, map_columns
+from stcg.report.interpret import (
+    MAP_ATTRIBUTIONS,
+    headline_table,
+    interpretability_scores,
+    local_reference_z,
+    map_columns,
+    method_arrays,
+)
 from stcg.report.maps import Grid, land_outline
+from stcg.report.truth import load_local_truth, local_inputs
+from stcg.train.bundle import load_bundle
 
 DEFAULT_FACTORS = ("temperature", "water", "light")
 
@@ -36,56 +48,72 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--inputs", type=Path, default=None,
                     help="raw inputs folder (data/) for the GLDAS land outline; optional")
     ap.add_argument("--metrics", type=Path, required=True, help="interpretability JSON to write")
-    ap.add_argument("--figure", type=Path, required=True, help="limiting-factor maps PNG to write")
+    ap.add_argument("--figure", type=Path, required=True, help="dominant-group maps PNG to write")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(InterpretConfig, "interpret", args.params)
 
     meta = read_meta(args.data)
     att = load_attributions(args.predictions, args.data, args.model)
+    periods = att.keys["period"].to_numpy()
+    att = att.take(np.isin(periods, [week_to_period(w) for w in cfg.map_weeks]))
+    if not len(att.keys):
+        raise ValueError(f"interpret.map_weeks {list(cfg.map_weeks)}: no test rows in them")
     factors = tuple(meta.extra.get("limiting_factors", DEFAULT_FACTORS))
     shap = None
     if args.shap is not None and args.shap.exists():
-        shap = join_shap(att.keys, pd.read_parquet(args.shap), att.variables)
-        if not shap[0].any():
+        mask, phi = join_shap(att.keys, pd.read_parquet(args.shap), att.variables)
+        if not mask.any():
             print(f"{args.shap}: no row in common with the STCG predictions; SHAP not scored")
-            shap = None
+        else:
+            att = att.take(mask)
+            shap = phi
     elif args.shap is not None:
         print(f"{args.shap}: not found; LightGBM TreeSHAP not scored")
+
+    x, x_ref = local_inputs(args.data, att.keys, att.variables, meta.train_years)
+    z_ref = local_reference_z(att, {"x": x, "x_ref": x_ref})
+    model = model_attributions(args.model, args.data, att.keys, z_ref, cfg.ig_steps,
+                               global_reference=True)
+    methods = method_arrays(att, z_ref, model, shap)
 
     truth = None
     if not meta.has_truth:
         scores = {"truth": False,
                   "note": f"dataset source {meta.source!r} has no ground truth: only the "
-                          "simulator (source sim) writes the sensitivities and limiting factors "
-                          "that the scores need",
+                          "simulator (source sim) writes the GPP function's parameters that the "
+                          "scores need",
                   "rows": {"test": len(att.keys)}}
-    elif att.w is None:
-        scores = {"truth": True, "note": "no interpretable weights (train_stcg.model.interp: "
-                  "false): nothing to score", "rows": {"test": len(att.keys)}}
     else:
         sens, limiting, gpp_true = load_truth(args.data, att.keys, att.variables)
-        truth = (limiting, gpp_true)
-        scores = interpretability_scores(
-            att, sens, limiting, gpp_true, cfg.groups, factors, cfg.group_importance,
-            cfg.min_gpp_true, cfg.map_weeks, shap)
+        local = load_local_truth(args.data, att.keys, att.variables, x, x_ref, cfg.truth_ig_steps,
+                                 x_global=load_bundle(args.model).stats.mean)
+        truth = (limiting, gpp_true, {"effect": sens * att.x_std, "contribution": local["ig"],
+                                      "contribution_global": local["ig_global"]})
+        scores = interpretability_scores(att, sens, limiting, gpp_true, local, cfg.groups,
+                                         factors, cfg.min_gpp_true, model, shap)
+        scores["table"] = headline_table(scores)
+    scores["map_attribution"] = cfg.map_attribution
     write_json(args.metrics, scores)
 
     grid = Grid(meta.resolution)
     outline, _ = land_outline(args.inputs, att.keys["lon"].to_numpy(), att.keys["lat"].to_numpy(),
                               meta.resolution)
-    cols = map_columns(att, cfg.groups, factors, cfg.group_importance, cfg.map_weeks, truth,
-                       cfg.min_gpp_true, shap)
+    cols = map_columns(att, cfg.groups, factors, cfg.map_weeks, methods, cfg.map_attribution,
+                       truth, cfg.min_gpp_true)
     grey = (f"not scored (true GPP < {cfg.min_gpp_true:g} gC m⁻² d⁻¹) or no attribution"
             if truth is not None else "no attribution (all zero)")
-    fig = limiting_factor_maps(att.keys, cols, factors, cfg.map_weeks, grid, outline,
-                               grey_label=grey)
+    groups = list(factors) + [g for g in cfg.groups if g not in factors]
+    fig = limiting_factor_maps(
+        att.keys, cols, groups, cfg.map_weeks, grid, outline, grey_label=grey,
+        title=f"Dominant input group: simulator truth vs {MAP_ATTRIBUTIONS[cfg.map_attribution][1]}"
+              " (interpret.map_attribution)")
     save_figure(fig, args.figure, cfg.dpi)
-    if scores.get("stcg"):
-        acc = scores["stcg"]["effect"]["dominant"]["vs_limiting"]["accuracy"]
-        rho = scores["stcg"]["effect"]["per_sample"]["median"]
-        print(f"{args.metrics}: STCG weights vs truth: median per-sample Spearman {rho:.3f}, "
-              f"limiting-factor accuracy {acc:.3f}")
+    if truth is not None:
+        for row in scores["table"]:
+            print(f"{row['view']:>12} {row['attribution']:<48} " + " ".join(
+                f"{k}={row[k]:.3f}" for k in ("feature_r", "local_rank_r", "rank_abs_r",
+                                              "dominant_kappa") if row[k] is not None))
     else:
         print(f"{args.metrics}: {scores['note']}")
 

@@ -387,6 +387,9 @@ class ModelConfig:
     ``build_graph.clusters`` and the window is ``train_stcg.window``.  ``land_cover``: the cell's
     IGBP class enters the encoder as one more (categorical) feature token.  ``output``: the GPP
     output, identity | softplus | clamp (non-negative; see ``STCGModel.gpp_output``).
+    Interpretable-weight options (``stcg.model.stcg``): ``interp_source`` (``data``: eq. 15;
+    ``condition``: weights and ``w_0`` from the condition and land cover only, GWR's form) and
+    ``consistency_weight`` (lambda of ``lambda ||w - stopgrad(dy/dz)||^2``; 0 = off).
     """
 
     d_model: int = 16
@@ -411,6 +414,8 @@ class ModelConfig:
     land_cover: bool = True
     target_tokens: Literal["query", "features"] = "features"
     output: Literal["identity", "softplus", "clamp"] = "clamp"
+    interp_source: Literal["data", "condition"] = "data"
+    consistency_weight: float = 0.0
 
     def validate(self) -> None:
         """Positive sizes; heads divide d_model into even head widths (RoPE); odd conv kernel."""
@@ -430,6 +435,12 @@ class ModelConfig:
             raise ValueError(f"model.dropout: must be in [0, 1), got {self.dropout}")
         if self.conv_kernel < 1 or self.conv_kernel % 2 == 0:
             raise ValueError(f"model.conv_kernel: must be odd and >= 1, got {self.conv_kernel}")
+        if self.interp_source == "condition" and not self.condition:
+            raise ValueError("model.interp_source: 'condition' needs the condition branch "
+                             "(model.condition: true); set interp_source: data")
+        if self.consistency_weight < 0:
+            raise ValueError(f"model.consistency_weight: must be >= 0, got "
+                             f"{self.consistency_weight}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -907,21 +918,29 @@ class TrainTabularConfig:
 # ---- interpret / figures / report (paper Section 4.4, Figures 4-5; the report) ----
 @dataclasses.dataclass(frozen=True)
 class InterpretConfig:
-    """Stage ``interpret``: score the learned weights against the simulator's truth.
+    """Stage ``interpret``: score attributions against the simulator's truth (oracle and nulls).
 
     Attributes:
-        groups: limiting factor (the simulator's ``meta.extra.limiting_factors``: temperature,
-            water, light) -> the input features pooled into it for the dominant-group score.
-        group_importance: ``abs_sum`` (|sum of the group's values|) or ``sum_abs``.
+        groups: group -> input features pooled into it for the dominant-group score; must cover
+            every input the simulator's GPP reads and hold a group per limiting factor.
         min_gpp_true: samples with a smaller noise-free GPP (gC m-2 d-1) are not scored.
-        map_weeks: weeks of the limiting-factor maps ("Week NN" = period NN - 1).
+        map_weeks: weeks of the scored rows and the maps ("Week NN" = period NN - 1).
+        map_attribution: the STCG attribution of the maps (``stcg.report.interpret``
+            ``MAP_ATTRIBUTIONS``: weights, weights_z, weights_local, gradient, gradient_z,
+            gradient_local, integrated_gradients, integrated_gradients_global).
+        ig_steps: integration nodes of the model's integrated gradients.
+        truth_ig_steps: midpoint nodes of the simulator's integrated gradients.
         dpi: PNG resolution.
     """
 
     groups: Mapping[str, tuple[str, ...]]
-    group_importance: Literal["abs_sum", "sum_abs"] = "abs_sum"
     min_gpp_true: float = 0.5
     map_weeks: tuple[int, ...] = (1, 10, 20, 30)
+    map_attribution: Literal["weights", "weights_z", "weights_local", "gradient", "gradient_z",
+                             "gradient_local", "integrated_gradients",
+                             "integrated_gradients_global"] = "gradient_local"
+    ig_steps: int = 32
+    truth_ig_steps: int = 64
     dpi: int = 110
 
     def validate(self) -> None:
@@ -936,6 +955,9 @@ class InterpretConfig:
             raise ValueError(f"map_weeks: expected values in 1..{PERIODS_PER_YEAR}, got {bad}")
         if self.dpi < 30:
             raise ValueError(f"dpi: expected >= 30, got {self.dpi}")
+        for name in ("ig_steps", "truth_ig_steps"):
+            if getattr(self, name) < 2:
+                raise ValueError(f"{name}: expected >= 2, got {getattr(self, name)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -971,6 +993,9 @@ class FiguresConfig:
         map_variable: Figure 5's weight map (paper: temperature_2m).
         map_weeks: Figure 5's weeks (paper: 01, 10, 20, 30; "Week NN" = period NN - 1).
         weight_percentile: the weight colour scale is symmetric, +-this percentile of |w|.
+        attribution: what Figures 4-5 show (``stcg.report.attributions.FIGURE_ATTRIBUTIONS``):
+            ``weights`` (the paper's w and w z), ``weights_local`` (w and w (z - z_ref)),
+            ``gradient`` / ``gradient_local`` (the target head's dy/dz instead of w).
         dpi: PNG resolution.
     """
 
@@ -979,6 +1004,7 @@ class FiguresConfig:
     map_variable: str = "temperature_2m"
     map_weeks: tuple[int, ...] = (1, 10, 20, 30)
     weight_percentile: float = 98.0
+    attribution: Literal["weights", "weights_local", "gradient", "gradient_local"] = "gradient_local"
     dpi: int = 110
 
     def validate(self) -> None:

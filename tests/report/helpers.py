@@ -53,21 +53,25 @@ def synthetic_attributions(resolution: float = 10.0, year: int = 2020, seed: int
 
 def write_fake_bundle(path: Path, variables: tuple[str, ...], mean: np.ndarray,
                       std: np.ndarray) -> Path:
-    """A model file with the statistics but no trained weights (load_bundle reads it)."""
+    """A model file with the statistics and an untrained model (random, non-zero heads)."""
+    import torch
+
     from stcg.config import ModelConfig
-    from stcg.model.stcg import GraphTensors
+    from stcg.model.stcg import GraphTensors, STCGModel
     from stcg.train.bundle import ModelBundle, save_bundle
     from stcg.train.data import FeatureStats
 
+    cfg = ModelConfig(d_model=8, heads=2, encoder_blocks=1, decoder_layers=1)
+    graph = GraphTensors(edge_src=np.array([0, 1]), edge_dst=np.array([1, 0]),
+                         edge_weight=np.ones(2), embedding=np.zeros((3, 8), np.float32))
+    torch.manual_seed(0)
+    model = STCGModel(cfg, len(variables), graph, 1.0, 2.0)
+    torch.nn.init.normal_(model.target_head.weight, std=0.5)
+    torch.nn.init.normal_(model.interp_head.weight, std=0.5)
     bundle = ModelBundle(
-        model_cfg=ModelConfig(d_model=8, heads=2, encoder_blocks=1, decoder_layers=1),
-        window=4, variables=variables,
+        model_cfg=cfg, window=4, variables=variables,
         stats=FeatureStats(mean=mean, std=std, y_mean=1.0, y_std=2.0),
-        node_xyz=np.eye(3), graph=GraphTensors(edge_src=np.array([0, 1]),
-                                               edge_dst=np.array([1, 0]),
-                                               edge_weight=np.ones(2),
-                                               embedding=np.zeros((3, 8), np.float32)),
-        state_dict={},
+        node_xyz=np.eye(3), graph=graph, state_dict=model.state_dict(),
     )
     save_bundle(path, bundle)
     return path

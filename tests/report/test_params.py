@@ -26,7 +26,8 @@ def test_sections_load(profile):
     it = from_dict(InterpretConfig, resolve_profile(RAW["interpret"], profile), "interpret")
     fg = from_dict(FiguresConfig, resolve_profile(RAW["figures"], profile), "figures")
     from_dict(ReportConfig, resolve_profile(RAW["report"], profile), "report")
-    assert set(it.groups) == {"temperature", "water", "light"}
+    assert set(it.groups) == {"temperature", "water", "light", "canopy"}
+    assert it.map_attribution == "gradient_local" and fg.attribution == "gradient_local"
     assert len(fg.regions) == 6 and fg.map_variable == "temperature_2m"
     assert fg.map_weeks == (1, 10, 20, 30)
 
@@ -37,9 +38,8 @@ def test_groups_are_disjoint_and_cover_the_simulators_gpp_inputs():
     it = from_dict(InterpretConfig, RAW["interpret"], "interpret")
     feats = [f for fs in it.groups.values() for f in fs]
     assert len(feats) == len(set(feats))
-    # every GPP input except the canopy / snow terms (fAPAR) is in a factor group
-    assert set(GPP_INPUTS) - set(feats) == {"leaf_area_index_high_vegetation",
-                                            "leaf_area_index_low_vegetation", "snow_cover"}
+    # the groups are exactly the inputs GPP reads (the others have no true effect)
+    assert set(feats) == set(GPP_INPUTS)
 
 
 @pytest.mark.parametrize("section, cls, patch, match", [

@@ -118,20 +118,23 @@ def test_render_with_and_without_optional_inputs():
     assert "**Table 1.** T1" in full and "**Table 3.** T3" in full and "no_gcn" in full
     assert "![fig4_feature_importance](figures/fig4_feature_importance.png)" in full
     assert "`fig5_maps.png`" in full and "PVO" in full and "GRA 3" in full and "EBF" not in full
-    assert "| STCG weights w_j vs s_j·std_j (per-std effect) | 100 | 0.800 |" in full
+    assert "| effect | STCG weights w | 0.800 | 0.200 | 0.700 | 0.500 |" in full
+    assert "| effect | *null: noise* | 0.000 |" in full and "(headline)" in full
     assert "Not run" not in full
 
 
 def _interp_scores() -> dict:
-    view = {"rows": 100, "per_sample": {"median": 0.8}, "per_sample_abs": {"median": 0.7},
-            "per_feature": {"mean": 0.6, "by_feature": {"temperature_2m": 0.5,
-                                                        "surface_pressure": None}},
-            "dominant": {"vs_limiting": {"accuracy": 0.5, "majority_baseline": 0.4},
-                         "vs_truth_dominant": {"accuracy": 0.9}}}
-    return {"truth": True, "rows": {"test": 200, "scored": 100, "min_gpp_true": 0.5},
-            "groups": {"temperature": ["temperature_2m"]}, "group_importance": "abs_sum",
-            "stcg": {"effect": view, "contribution": view},
-            "truth_reference": {"dominant_effect_vs_limiting": {"accuracy": 0.6}}}
+    row = {"feature_r": 0.8, "local_rank_r": 0.2, "rank_abs_r": 0.7, "dominant_kappa": 0.5}
+    table = [{"view": "effect", "attribution": "STCG weights w", "rows": 100, **row},
+             {"view": "effect", "attribution": "null: noise", "rows": 100,
+              **{k: 0.0 for k in row}}]
+    return {"truth": True, "rows": {"test": 200, "scored": 100, "min_gpp_true": 0.5,
+                                    "weeks": [1, 10]},
+            "groups": {"temperature": ["temperature_2m"]},
+            "effect": {"headline": {"feature_r": True, "dominant_kappa": True}},
+            "table": table,
+            "limiting_factor": {"truth_dominant_group_vs_limiting": {"accuracy": 0.6,
+                                                                     "kappa": 0.4}}}
 
 
 def test_report_stage_end_to_end(tmp_path):

@@ -1,4 +1,8 @@
-"""Interpretability scores (stcg.report.scores) against scipy and constructed cases."""
+"""Interpretability scores (stcg.report.scores) against scipy and constructed cases.
+
+Known answers: the exact truth scored as a model (the oracle) scores 1 on every score; the nulls
+(shuffled truth, iid noise, the constant mean truth) score 0 (chance) on the headline scores.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,20 @@ import pytest
 from scipy.stats import spearmanr
 
 from stcg.report.scores import (
+    SCORE_KEYS,
     agreement,
+    cohen_kappa,
     dominant_group,
     group_importance,
     group_indices,
-    score_view,
+    score,
     spearman_along,
+    used_features,
+    validated_scores,
 )
 
 VARS = tuple(f"v{j}" for j in range(9))
-GROUPS = {"temperature": ("v0", "v1"), "water": ("v2", "v3", "v4"), "light": ("v5",)}
+GROUPS = {"temperature": ("v0",), "water": ("v1", "v2", "v3", "v4"), "light": ("v5",)}
 
 
 def test_spearman_matches_scipy_with_ties():
@@ -42,12 +50,24 @@ def test_spearman_constant_and_nonfinite_are_undefined():
 def test_group_importance_rules():
     g = group_indices(VARS, GROUPS)
     v = np.array([[2.0, -1.5, 0.1, 0.1, 0.1, 0.4, 9, 9, 9]])
-    # abs_sum: |2 - 1.5| = 0.5, 0.3, 0.4 -> temperature; sum_abs: 3.5, 0.3, 0.4 -> temperature
-    np.testing.assert_allclose(group_importance(v, g, "abs_sum"), [[0.5, 0.3, 0.4]])
-    np.testing.assert_allclose(group_importance(v, g, "sum_abs"), [[3.5, 0.3, 0.4]])
-    v2 = np.array([[1.0, -1.0, 0.1, 0.1, 0.1, 0.2, 0, 0, 0], np.zeros(9)])
-    np.testing.assert_array_equal(dominant_group(v2, g, "abs_sum"), [1, -1])  # cancels; undefined
-    np.testing.assert_array_equal(dominant_group(v2, g, "sum_abs"), [0, -1])
+    np.testing.assert_allclose(group_importance(v, g, "abs_sum"), [[2.0, 1.2, 0.4]])
+    np.testing.assert_allclose(group_importance(v, g, "sum_abs"), [[2.0, 1.8, 0.4]])
+    np.testing.assert_allclose(group_importance(v, g, "abs_sum_norm"), [[2.0, 0.6, 0.4]])
+    v2 = np.array([[0.0, 1.0, -1.0, 0.0, 0.0, 0.0, 5, 5, 5], np.zeros(9)])
+    np.testing.assert_array_equal(dominant_group(v2, g), [-1, -1])  # cancels; undefined
+    np.testing.assert_array_equal(dominant_group(v2, g, "sum_abs"), [1, -1])
+    with pytest.raises(ValueError, match="abs_sum_norm"):
+        group_importance(v, g, "mean")
+
+
+def test_no_group_size_bias_under_noise():
+    """iid noise picks each group equally often (sizes 1, 4, 1), unlike |sum| or sum |.|."""
+    g = group_indices(VARS, GROUPS)
+    noise = np.random.default_rng(3).standard_normal((60000, len(VARS)))
+    share = np.bincount(dominant_group(noise, g), minlength=3) / len(noise)
+    np.testing.assert_allclose(share, 1 / 3, atol=0.01)
+    biased = np.bincount(dominant_group(noise, g, "abs_sum"), minlength=3) / len(noise)
+    assert biased[1] > 0.45  # the 4-feature group wins far more often
 
 
 def test_group_indices_errors():
@@ -55,6 +75,14 @@ def test_group_indices_errors():
         group_indices(VARS, {"a": ("v0",), "b": ("v0",)})
     with pytest.raises(ValueError, match="none of"):
         group_indices(VARS, {"a": ("zz",)})
+
+
+def test_cohen_kappa():
+    assert cohen_kappa([[5, 0], [0, 5]]) == pytest.approx(1.0)
+    assert cohen_kappa([[5, 0], [5, 0]]) == pytest.approx(0.0)  # constant prediction
+    # textbook case: po = 0.7, pe = 0.5 * 0.6 + 0.5 * 0.4 = 0.5 -> 0.4
+    assert cohen_kappa([[20, 5], [10, 15]]) == pytest.approx(0.4)
+    assert cohen_kappa(np.zeros((2, 2))) is None
 
 
 def test_agreement_counts():
@@ -65,43 +93,50 @@ def test_agreement_counts():
 
 
 def _truth(n: int = 4000, seed: int = 1):
+    """Attributions with a global pattern (means, scales) and local variation; 3 unused."""
     rng = np.random.default_rng(seed)
-    truth = rng.normal(size=(n, len(VARS)))
-    truth[:, 6:] = 0.0  # features the truth never uses
-    limiting = dominant_group(truth, group_indices(VARS, GROUPS))
-    return rng, truth, limiting
+    scale = np.array([3.0, 1.0, 1.0, 0.5, 0.5, 2.0, 0, 0, 0])
+    mean = np.array([1.0, -0.5, 0.0, 0.0, 0.2, 2.0, 0, 0, 0])
+    truth = mean + scale * rng.standard_gamma(2.0, size=(n, len(VARS)))  # skewed
+    return rng, truth
 
 
-def test_perfect_attribution_scores_one():
-    _, truth, limiting = _truth()
-    s = score_view(truth, truth, VARS, group_indices(VARS, GROUPS), limiting)
-    assert s["per_sample"]["median"] == pytest.approx(1.0)
-    assert s["per_sample"]["mean"] == pytest.approx(1.0)
-    assert s["per_feature"]["mean"] == pytest.approx(1.0)
-    assert s["per_feature"]["by_feature"]["v7"] is None  # truth constant: undefined
-    assert s["per_feature"]["n"] == 6
-    assert s["dominant"]["vs_truth_dominant"]["accuracy"] == 1.0
-    assert s["dominant"]["vs_limiting"]["accuracy"] == 1.0
-
-
-def test_shuffled_attribution_scores_near_zero():
-    rng, truth, limiting = _truth()
-    learned = truth[rng.permutation(len(truth))]
-    s = score_view(learned, truth, VARS, group_indices(VARS, GROUPS), limiting)
-    assert abs(s["per_feature"]["mean"]) < 0.05
-    assert abs(s["per_sample"]["median"]) < 0.1
-    acc = s["dominant"]["vs_truth_dominant"]
-    assert acc["accuracy"] < acc["majority_baseline"] + 0.05  # chance level
+def test_oracle_scores_one_and_nulls_chance():
+    _, truth = _truth()
+    g = group_indices(VARS, GROUPS)
+    s = validated_scores({}, truth, g, VARS)
+    assert s["features"] == list(VARS[:6])  # scored over the features the truth uses
+    for key in SCORE_KEYS:
+        assert s["oracle"][key] == pytest.approx(1.0)
+    for name in ("shuffled", "noise", "mean_truth"):
+        for key in ("feature_r", "dominant_kappa"):
+            assert abs(s["nulls"][name][key]) < 0.05, (name, key)
+    # the constant mean truth knows the global ranking: rank_abs_r is not at chance
+    assert s["nulls"]["mean_truth"]["rank_abs_r"] > 0.5
+    assert s["headline"]["feature_r"] and s["headline"]["dominant_kappa"]
+    assert not s["headline"]["rank_abs_r"]
 
 
 def test_noisy_attribution_is_in_between():
-    rng, truth, limiting = _truth()
-    learned = truth + rng.normal(0, 1.0, size=truth.shape)
-    s = score_view(learned, truth, VARS, group_indices(VARS, GROUPS), limiting)
-    assert 0.4 < s["per_feature"]["mean"] < 0.9
-    assert 0.5 < s["dominant"]["vs_limiting"]["accuracy"] < 1.0
+    rng, truth = _truth()
+    g = group_indices(VARS, GROUPS)
+    learned = truth + rng.normal(0, 1.0, size=truth.shape) * truth.std(axis=0)
+    m = validated_scores({"noisy": learned}, truth, g, VARS)["methods"]["noisy"]
+    # Spearman of x and x + noise of equal variance: about 0.7
+    assert 0.6 < m["feature_r"] < 0.8
+    assert 0.2 < m["dominant_kappa"] < 0.9
+    assert m["by_feature"]["v0"] == pytest.approx(
+        spearmanr(learned[:, 0], truth[:, 0]).statistic, abs=1e-12)
+
+
+def test_used_features_and_loose_groups():
+    _, truth = _truth()
+    np.testing.assert_array_equal(used_features(truth), [True] * 6 + [False] * 3)
+    with pytest.raises(ValueError, match="v5"):
+        validated_scores({}, truth, group_indices(VARS, {"a": ("v0", "v1", "v2", "v3", "v4")}),
+                         VARS)
 
 
 def test_shape_mismatch_is_an_error():
-    with pytest.raises(ValueError, match=r"\[N, 9\]"):
-        score_view(np.zeros((3, 8)), np.zeros((3, 8)), VARS, group_indices(VARS, GROUPS), None)
+    with pytest.raises(ValueError, match="do not match"):
+        score(np.zeros((3, 8)), np.zeros((3, 9)), np.ones(9, bool), group_indices(VARS, GROUPS))

@@ -1,7 +1,7 @@
 """The interpret, figures and report stages end to end on the simulator's tiny dataset.
 
-Known answers: weights equal to the true per-std effects score Spearman 1 and accuracy 1
-against the truth's dominant group; the same weights shuffled across samples score ~0.
+Known answers: weights equal to the true per-std effects score like the oracle (1) on the
+effect view; the same weights shuffled across samples score about 0, like the shuffled null.
 """
 
 from __future__ import annotations
@@ -39,40 +39,45 @@ def _not_constant(png: Path) -> None:
 
 def test_interpret_perfect_weights(tiny_dataset, perfect, tmp_path):
     s = _interpret(tiny_dataset, perfect, tmp_path)
-    assert s["truth"] is True and s["rows"]["scored"] > 1000
-    assert s["interp_reconstruction_rel_rmse"] < 1e-5
-    eff = s["stcg"]["effect"]
-    assert eff["per_sample"]["median"] == pytest.approx(1.0, abs=1e-6)
-    assert eff["per_feature"]["mean"] == pytest.approx(1.0, abs=1e-6)
-    assert eff["per_feature"]["by_feature"]["surface_pressure"] is None  # GPP ignores it
-    assert eff["per_feature"]["by_feature"]["temperature_2m"] == pytest.approx(1.0, abs=1e-6)
-    assert eff["dominant"]["vs_truth_dominant"]["accuracy"] == 1.0
-    # the learned accuracy vs the limiting factor equals the truth's own reference
-    ref = s["truth_reference"]["dominant_effect_vs_limiting"]["accuracy"]
-    assert eff["dominant"]["vs_limiting"]["accuracy"] == pytest.approx(ref)
-    con = s["stcg"]["contribution"]
-    assert con["per_sample"]["median"] == pytest.approx(1.0, abs=1e-6)
-    # the "TreeSHAP" fixture holds the true contributions of the Figure 5 weeks
-    assert s["rows"]["shap_weeks"] == [1, 10, 20, 30]
-    assert s["lightgbm_shap"]["contribution"]["per_sample"]["median"] == pytest.approx(1.0, abs=1e-5)
-    assert s["stcg_on_shap_rows"]["effect"]["rows"] == s["lightgbm_shap"]["contribution"]["rows"]
-    assert set(s["by_week"]["stcg_effect"]) == {"w01", "w10", "w20", "w30"}
+    assert s["truth"] is True and s["rows"]["scored"] > 100
+    assert s["rows"]["weeks"] == [1, 10, 20, 30]  # the TreeSHAP rows
+    chk = s["checks"]
+    assert chk["interp_reconstruction_rel_rmse"] < 1e-5
+    assert chk["truth_gpp_recomputed_max_abs"] < 1e-3  # the stored GPP parameters are right
+    assert chk["truth_ig_completeness_max_abs"] < 0.05
+    assert chk["model_ig_delta_rms"] < 1e-3
+    eff = s["effect"]
+    assert "surface_pressure" not in eff["features"]  # GPP ignores it: not scored
+    for key in ("feature_r", "local_rank_r", "rank_abs_r", "dominant_kappa"):
+        assert eff["oracle"][key] == pytest.approx(1.0)
+        assert eff["methods"]["weights"][key] == pytest.approx(1.0, abs=1e-5)
+        assert s["contribution"]["oracle"][key] == pytest.approx(1.0)
+    for null in eff["nulls"].values():
+        assert abs(null["feature_r"]) < 0.15
+    assert set(s["contribution"]["methods"]) == {
+        "weights_local", "gradient_local", "integrated_gradients"}
+    assert set(s["contribution_global"]["methods"]) == {
+        "weights_z", "gradient_z", "integrated_gradients_global", "treeshap"}
+    # the "TreeSHAP" fixture is the first-order contribution about the training mean
+    assert s["contribution_global"]["methods"]["treeshap"]["feature_r"] > 0.8
+    assert s["contribution_global"]["oracle"]["feature_r"] == pytest.approx(1.0)
+    assert chk["truth_ig_global_completeness_max_abs"] < 0.1
+    # w (z - z_ref) with the true slope is the first-order contribution: close to the exact one
+    assert s["contribution"]["methods"]["weights_local"]["feature_r"] > 0.8
+    names = {(r["view"], r["attribution"]) for r in s["table"]}
+    assert ("contribution_global", "LightGBM TreeSHAP") in names
+    assert ("effect", "null: mean truth") in names
     _not_constant(tmp_path / "limiting.png")
 
 
 def test_interpret_shuffled_weights(tiny_dataset, shuffled, tmp_path):
     s = _interpret(tiny_dataset, shuffled, tmp_path, shap=False)
-    eff = s["stcg"]["effect"]
-    assert abs(eff["per_feature"]["mean"]) < 0.1
-    assert "lightgbm_shap" not in s
-    dom = eff["dominant"]["vs_truth_dominant"]
-    assert dom["accuracy"] < dom["majority_baseline"]  # perfect weights score 1.0
-    # shuffled weights are the truth of other samples (drawn from every test row here, from the
-    # scored rows in the reference): about the reference's per-sample score
-    ref = s["truth_reference"]["shuffled_truth"]["effect"]
-    assert eff["per_sample"]["median"] == pytest.approx(ref["per_sample"]["median"], abs=0.1)
-    assert eff["per_sample"]["median"] < 0.9
-    assert abs(ref["per_feature"]["mean"]) < 0.1
+    w = s["effect"]["methods"]["weights"]
+    assert abs(w["feature_r"]) < 0.15
+    assert "treeshap" not in s["contribution_global"]["methods"]
+    assert abs(w["dominant_kappa"]) < 0.15  # perfect weights score 1
+    # the scored rows are the map weeks' when there is no TreeSHAP
+    assert s["rows"]["weeks"] == [1, 10, 20, 30]
 
 
 def test_interpret_without_truth(tiny_dataset, perfect, tmp_path):
@@ -83,6 +88,7 @@ def test_interpret_without_truth(tiny_dataset, perfect, tmp_path):
     (data / "meta.json").write_text(json.dumps(meta))
     s = _interpret(data, perfect, tmp_path)
     assert s["truth"] is False and "no ground truth" in s["note"]
+    assert s["map_attribution"] == "gradient_local"
     _not_constant(tmp_path / "limiting.png")
 
 
@@ -128,3 +134,49 @@ def test_figure4_on_the_simulator_regions(tiny_dataset, perfect):
     assert drawn  # at least one region has cells at 10 degrees
     for ax in drawn:
         assert any(np.nanstd(ln.get_ydata()) > 0 for ln in ax.get_lines())
+
+
+@pytest.mark.parametrize("kind", ["weights_local", "gradient_local"])
+def test_figure_attribution_choices(tiny_dataset, perfect, kind):
+    """The figures' alternative attributions: w (or dy/dz) times the local anomaly."""
+    from stcg.data.dataset import read_meta
+    from stcg.report.attributions import (
+        load_attributions,
+        model_attributions,
+        select_attribution,
+    )
+    from stcg.report.truth import local_inputs
+
+    meta = read_meta(tiny_dataset)
+    att = load_attributions(perfect["predictions"], tiny_dataset, perfect["model"])
+    att = att.take(att.keys["period"].to_numpy() == 9)
+    shown = select_attribution(att, kind, tiny_dataset, perfect["model"], meta.train_years)
+    x, x_ref = local_inputs(tiny_dataset, att.keys, att.variables, meta.train_years)
+    anomaly = (x - x_ref) / att.x_std
+    effect = att.w if kind == "weights_local" else model_attributions(
+        perfect["model"], tiny_dataset, att.keys, np.zeros_like(att.z), ig_steps=0)["grad"]
+    np.testing.assert_allclose(shown.w, effect)
+    np.testing.assert_allclose(shown.contribution, effect * anomaly)
+    assert select_attribution(att, "weights", tiny_dataset, perfect["model"],
+                              meta.train_years) is att
+    with pytest.raises(ValueError, match="figures.attribution"):
+        select_attribution(att, "shap", tiny_dataset, perfect["model"], meta.train_years)
+
+
+def test_dominant_group_maps_name_the_attribution(synth):
+    """The maps' title names the attribution; four groups get four distinct colours."""
+    import matplotlib.pyplot as plt
+
+    from stcg.report.figures import limiting_factor_maps
+    from stcg.report.maps import Grid
+
+    n = len(synth.keys)
+    lab = np.random.default_rng(0).integers(0, 4, n)
+    cols = {"truth": (np.ones(n, bool), lab, None), "learned": (np.ones(n, bool), lab, None)}
+    fig = limiting_factor_maps(synth.keys, cols, ("temperature", "water", "light", "canopy"),
+                               (1,), Grid(10.0), [], title="Dominant group of dy/dz")
+    assert fig._suptitle.get_text().startswith("Dominant group of dy/dz")
+    colours = fig.axes[0].get_images()[0].get_cmap().colors
+    assert len({tuple(np.round(np.atleast_1d(c), 3)) if not isinstance(c, str) else c
+                for c in colours}) == 5  # grey + 4 groups
+    plt.close(fig)

@@ -52,7 +52,8 @@ def test_ablate_and_fewshot_stcg_params_load_on_every_profile(tmp_path) -> None:
     # every model switch of the paper's architecture has a variant
     ab = load_section(AblateConfig, "ablate", tmp_path / "default.yaml")
     changed = {k for v in ab.variants.values() for k in v.model}
-    assert {"condition", "gcn", "lstm", "temporal_conv", "attention", "interp"} <= changed
+    assert {"condition", "gcn", "lstm", "temporal_conv", "attention", "interp",
+            "interp_source", "consistency_weight"} <= changed
     assert any(v.window for v in ab.variants.values())
     assert any(v.clusters for v in ab.variants.values())
 

@@ -22,9 +22,22 @@ Ablations (``ModelConfig``), each a different code path:
 ``gcn/lstm/temporal_conv: false`` (skip that step), ``attention: softmax`` (encoder),
 ``interp: false`` (no interpretable branch; loss = L_dep).  ``output`` (identity | softplus |
 clamp) makes the GPP prediction non-negative (:meth:`STCGModel.gpp_output`); ``y_interp`` stays
-the linear ``w_0 + sum_j w_j x_j`` so the weights keep adding up to it.  ``k`` and ``L`` are
-``build_graph.clusters`` and ``train_stcg.window``.  ``land_cover`` adds the cell's IGBP class as
-an encoder token (see :mod:`stcg.model.encoder`).
+the linear ``w_0 + sum_j w_j x_j`` so the weights keep adding up to it.
+
+Interpretable-weight options (beyond the paper, ``ModelConfig``):
+
+* ``interp_source: condition``: the weights and ``w_0`` are decoded from the condition alone (the
+  node's condition vectors over the window, the cell's land cover and one learned query per
+  feature), never from the inputs: a spatiotemporally varying-coefficient model of GWR's form,
+  ``y_interp = w_0(u, t) + sum_j w_j(u, t) z_j``.  With ``data`` (eq. 15, default) the queries
+  come from the inputs, so any ``w(x)`` with ``w_0 = y - w.z`` fits L_interp equally well: the
+  weights are not identifiable from the loss.
+* ``consistency_weight`` (lambda): adds ``lambda * mean_b ||w_b - stopgrad(dy/dz_b)||^2`` to the
+  loss, tying the weights to the target head's sensitivity to the current inputs (both are GPP
+  per standard deviation of the input).
+
+``k`` and ``L`` are ``build_graph.clusters`` and ``train_stcg.window``.  ``land_cover`` adds the
+cell's IGBP class as an encoder token (see :mod:`stcg.model.encoder`).
 """
 
 from __future__ import annotations
@@ -54,12 +67,16 @@ class STCGOutput:
         y_interp: ``[B]`` ``w_0 + sum_j w_j x_j`` (None without the interpretable branch).
         weights: ``[B, F]`` interpretable weights (None without the branch).
         intercept: ``[B]`` ``w_0`` (None without the branch or the intercept).
+        consistency: the weighted consistency penalty of the batch
+            (:func:`consistency_penalty`), computed in training mode when
+            ``model.consistency_weight > 0``; else None.
     """
 
     y: torch.Tensor
     y_interp: torch.Tensor | None
     weights: torch.Tensor | None
     intercept: torch.Tensor | None
+    consistency: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -142,9 +159,20 @@ class STCGModel(nn.Module):
             self.intercept_query = (
                 nn.Parameter(torch.zeros(1, 1, d)) if cfg.interp_intercept else None
             )
+            if cfg.interp_source == "condition":
+                # one query per feature (distinct from the start, or every weight is the same)
+                self.feature_query = nn.Parameter(0.02 * torch.randn(1, n_features, d))
+                self.interp_land_cover = (
+                    nn.Embedding(N_LAND_COVER, d) if cfg.land_cover else None
+                )
+            else:
+                self.feature_query = None
+                self.interp_land_cover = None
         else:
             self.interp_decoder = None
             self.intercept_query = None
+            self.feature_query = None
+            self.interp_land_cover = None
 
     def condition_table(self) -> torch.Tensor | None:
         """``V_final [K, 46, D]`` (float32), or None with the condition branch off."""
@@ -186,6 +214,11 @@ class STCGModel(nn.Module):
         Returns:
             :class:`STCGOutput`.
         """
+        x_now_leaf = None
+        if (self.training and self.cfg.consistency_weight > 0 and self.interp_decoder is not None
+                and torch.is_grad_enabled()):
+            x_now_leaf = x[:, -1].detach().requires_grad_(True)
+            x = torch.cat([x[:, :-1], x_now_leaf[:, None]], dim=1)
         tokens = self.encoder(x, land_cover)  # [B, L, F (+1 land cover), D]
         data_keys = tokens.mean(dim=2)  # [B, L, D]
         cond = None
@@ -204,10 +237,13 @@ class STCGModel(nn.Module):
 
         if self.interp_decoder is None:
             return STCGOutput(y=y, y_interp=None, weights=None, intercept=None)
-        q = current
-        if self.intercept_query is not None:
-            q = torch.cat([self.intercept_query.expand(x.shape[0], -1, -1) + pooled, q], dim=1)
-        out = self.y_std * self.interp_head(self.interp_decoder(q, keys, values))[..., 0].float()
+        if self.feature_query is not None:
+            out = self._condition_weights(cond, land_cover)
+        else:
+            q = current
+            if self.intercept_query is not None:
+                q = torch.cat([self.intercept_query.expand(x.shape[0], -1, -1) + pooled, q], dim=1)
+            out = self.y_std * self.interp_head(self.interp_decoder(q, keys, values))[..., 0].float()
         x_now = x[:, -1].float()  # [B, F]
         if self.intercept_query is not None:
             w0, w = out[:, 0] + self.y_mean, out[:, 1:]
@@ -215,14 +251,43 @@ class STCGModel(nn.Module):
         else:
             w0, w = None, out
             y_interp = (w * x_now).sum(-1)
-        return STCGOutput(y=y, y_interp=y_interp, weights=w, intercept=w0)
+        cons = None
+        if x_now_leaf is not None:
+            (sens,) = torch.autograd.grad(y.sum(), x_now_leaf, retain_graph=True)
+            cons = consistency_penalty(w, sens, self.cfg.consistency_weight)
+        return STCGOutput(y=y, y_interp=y_interp, weights=w, intercept=w0, consistency=cons)
+
+    def _condition_weights(
+        self, cond: torch.Tensor, land_cover: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``[B, (1 +) F]`` intercept and weights from the condition alone (``interp_source:
+        condition``): queries = learned feature queries + the current condition vector (+ the
+        land cover's embedding); keys = values = the window's condition vectors."""
+        b = cond.shape[0]
+        base = cond[:, -1:]
+        if self.interp_land_cover is not None:
+            if land_cover is None:
+                raise ValueError("land_cover is required with model.land_cover: true")
+            base = base + self.interp_land_cover(land_cover)[:, None].to(base.dtype)
+        q = self.feature_query.expand(b, -1, -1).to(base.dtype) + base
+        if self.intercept_query is not None:
+            q = torch.cat([self.intercept_query.expand(b, -1, -1).to(base.dtype) + base, q], dim=1)
+        return self.y_std * self.interp_head(self.interp_decoder(q, cond, cond))[..., 0].float()
+
+
+def consistency_penalty(w: torch.Tensor, sens: torch.Tensor, weight: float) -> torch.Tensor:
+    """``weight * mean_b sum_j (w_bj - stopgrad(sens_bj))^2``: ties the interpretable weights to
+    the target head's sensitivity ``dy/dz`` (no gradient flows into ``sens``)."""
+    return weight * ((w.float() - sens.detach().float()) ** 2).sum(-1).mean()
 
 
 def stcg_loss(out: STCGOutput, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``L = L_dep + L_interp`` (eqs. 16, 18), MSE on raw GPP.
 
     Returns:
-        ``(total, L_dep, L_interp)``; ``L_interp`` is 0 without the interpretable branch.
+        ``(total, L_dep, L_interp)``; ``L_interp`` is 0 without the interpretable branch; the
+        total includes the model's consistency penalty when it computed one
+        (``model.consistency_weight > 0``).
     """
     y = y.float()
     dep = torch.mean((out.y - y) ** 2)
@@ -230,4 +295,7 @@ def stcg_loss(out: STCGOutput, y: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
         interp = torch.zeros((), device=y.device)
     else:
         interp = torch.mean((out.y_interp - y) ** 2)
-    return dep + interp, dep, interp
+    total = dep + interp
+    if out.consistency is not None:
+        total = total + out.consistency
+    return total, dep, interp

@@ -218,3 +218,141 @@ def join_shap(
     m = left.merge(right, on=JOIN_KEYS, how="left", validate="one_to_one", indicator=True)
     mask = (m["_merge"] == "both").to_numpy()
     return mask, m.loc[mask, cols].to_numpy(np.float64)
+
+
+def model_attributions(
+    model_path: str | Path,
+    data_root: str | Path,
+    keys: pd.DataFrame,
+    z_ref: np.ndarray,
+    ig_steps: int = 32,
+    batch_size: int = 512,
+    global_reference: bool = False,
+) -> dict[str, np.ndarray]:
+    """The target head's gradient and integrated gradients for the rows ``keys``.
+
+    Both perturb only the current period's standardised inputs ``z`` (the window's earlier
+    periods stay as observed), as the simulator's truth does with its hidden states:
+
+    * ``grad [N, F]``: ``dy / dz_j`` at the sample (GPP per standard deviation, like ``w``);
+    * ``ig [N, F]``: Captum's integrated gradients of ``y`` from ``z_ref`` (the cell's
+      training-years climatology, standardised) to ``z``, Gauss-Legendre with ``ig_steps``
+      nodes; ``sum_j ig_j = y(z) - y(z_ref)`` up to ``ig_delta [N]``.
+
+    Args:
+        model_path: ``train_stcg``'s model file.
+        data_root: the dataset (the rows' years and the year before, for the windows).
+        keys: rows with cell_id, year, period.
+        z_ref: ``[N, F]`` standardised references.
+        ig_steps: integration nodes (0: the gradient only).
+        batch_size: rows per forward pass.
+        global_reference: also ``ig_global [N, F]``, integrated gradients from ``z = 0`` (the
+            training mean), and ``ig_global_delta [N]``.
+
+    Raises:
+        ValueError: naming rows absent from the dataset.
+    """
+    import torch
+    from captum.attr import IntegratedGradients
+
+    from stcg.data.dataset import load_dense, read_meta
+    from stcg.graph.cluster import assign_to_nodes
+    from stcg.train.bundle import load_bundle
+    from stcg.train.data import to_device
+
+    bundle = load_bundle(model_path)
+    meta = read_meta(data_root)
+    years = sorted(int(y) for y in keys["year"].unique())
+    load_years = set(years) | ({years[0] - 1} if years[0] - 1 in meta.years else set())
+    dense = load_dense(data_root, years=sorted(load_years), variables=bundle.variables)
+    model = bundle.build_model("cpu").float().eval()
+    nodes = assign_to_nodes(dense.lon, dense.lat, bundle.node_xyz)
+    data = to_device(dense, bundle.stats, nodes, bundle.window, torch.device("cpu"))
+    cpos = pd.Series(np.arange(len(dense.cell_id)), index=dense.cell_id.astype(np.int64))
+    tpos = pd.Series(np.arange(len(dense.year)),
+                     index=pd.MultiIndex.from_arrays([dense.year.astype(np.int64),
+                                                      dense.period.astype(np.int64)]))
+    c = cpos.reindex(keys["cell_id"].to_numpy(np.int64)).to_numpy()
+    t = tpos.reindex(pd.MultiIndex.from_arrays([keys["year"].to_numpy(np.int64),
+                                                keys["period"].to_numpy(np.int64)])).to_numpy()
+    if np.isnan(c).any() or np.isnan(t).any():
+        raise ValueError(f"{data_root}: {int(np.isnan(c).sum() + np.isnan(t).sum())} rows are "
+                         "not in the dataset")
+    idx = torch.from_numpy(c.astype(np.int64) * dense.x.shape[1] + t.astype(np.int64))
+    with torch.no_grad():
+        table = model.condition_table()
+
+    def forward(z_now, hist, node, period, lc):
+        x = torch.cat([hist, z_now[:, None]], dim=1)
+        return model(x, node, period, land_cover=lc, cond_table=table).y
+
+    ig = IntegratedGradients(forward)
+    n, f = len(keys), len(bundle.variables)
+    out = {"grad": np.zeros((n, f)), "ig": np.zeros((n, f)), "ig_delta": np.zeros(n)}
+    if ig_steps == 0:
+        del out["ig"], out["ig_delta"]
+    zr = torch.as_tensor(np.asarray(z_ref), dtype=torch.float32)
+    for a in range(0, n, batch_size):
+        b = data.gather(idx[a : a + batch_size])
+        z_now = b.x[:, -1].clone().requires_grad_(True)
+        extra = (b.x[:, :-1], b.node, b.period, b.land_cover)
+        y = forward(z_now, *extra)
+        (g,) = torch.autograd.grad(y.sum(), z_now)
+        out["grad"][a : a + len(y)] = g.numpy()
+        if ig_steps == 0:
+            continue
+        att, delta = ig.attribute(z_now.detach(), baselines=zr[a : a + len(y)],
+                                  additional_forward_args=extra, n_steps=ig_steps,
+                                  return_convergence_delta=True)
+        out["ig"][a : a + len(y)] = att.detach().numpy()
+        out["ig_delta"][a : a + len(y)] = delta.detach().numpy()
+        if global_reference:
+            att, delta = ig.attribute(z_now.detach(), baselines=torch.zeros_like(z_now),
+                                      additional_forward_args=extra, n_steps=ig_steps,
+                                      return_convergence_delta=True)
+            out.setdefault("ig_global", np.zeros((n, f)))[a : a + len(y)] = att.detach().numpy()
+            out.setdefault("ig_global_delta", np.zeros(n))[a : a + len(y)] = (
+                delta.detach().numpy())
+    return out
+
+
+FIGURE_ATTRIBUTIONS = {
+    "weights": ("weights w_j", "contributions w_j·z_j (about the training mean)"),
+    "weights_local": ("weights w_j", "contributions w_j·(z_j − z_ref,j) (about the cell's usual "
+                                     "state)"),
+    "gradient": ("target-head gradient dy/dz_j", "dy/dz_j·z_j (about the training mean)"),
+    "gradient_local": ("target-head gradient dy/dz_j", "dy/dz_j·(z_j − z_ref,j) (about the "
+                                                       "cell's usual state)"),
+}
+"""``figures.attribution`` choices -> (effect label, contribution label).  ``z_ref``: the cell's
+climatology of the same period over the training years (standardised)."""
+
+
+def select_attribution(
+    att: Attributions, kind: str, data_root: str | Path, model_path: str | Path,
+    train_years: tuple[int, ...],
+) -> Attributions:
+    """``att`` with the effect and contribution of attribution ``kind`` (:data:`FIGURE_ATTRIBUTIONS`)
+    in place of ``w`` and ``w z``: ``w`` becomes the effect and ``z`` the input (or its anomaly
+    from the local reference), so that :attr:`Attributions.contribution` is the contribution.
+
+    Raises:
+        ValueError: for an unknown ``kind``.
+    """
+    from stcg.report.truth import local_inputs
+
+    if kind not in FIGURE_ATTRIBUTIONS:
+        raise ValueError(f"figures.attribution: expected one of {list(FIGURE_ATTRIBUTIONS)}, "
+                         f"got {kind!r}")
+    if kind == "weights" or att.w is None and kind == "weights_local":
+        return att
+    z = att.z
+    if kind.endswith("_local"):
+        x, x_ref = local_inputs(data_root, att.keys, att.variables, train_years)
+        z = (x - x_ref) / att.x_std  # the standardised anomaly
+    w = att.w
+    if kind.startswith("gradient"):
+        w = model_attributions(model_path, data_root, att.keys, np.zeros_like(att.z),
+                               ig_steps=0)["grad"]
+    return Attributions(keys=att.keys, variables=att.variables, w=w, z=z, x_std=att.x_std,
+                        interp_rel_rmse=att.interp_rel_rmse)

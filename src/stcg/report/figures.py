@@ -46,7 +46,8 @@ _PALETTE = [*plt.get_cmap("tab10").colors,
             *[plt.get_cmap("tab20b").colors[i] for i in (0, 4, 8, 12, 16)],
             *[plt.get_cmap("tab20c").colors[i] for i in (0, 4, 8, 12, 16)]]
 _STYLES = ["-", "--", ":"]
-FACTOR_COLOURS = {"temperature": "#d7301f", "water": "#2171b5", "light": "#f4b400"}
+FACTOR_COLOURS = {"temperature": "#d7301f", "water": "#2171b5", "light": "#f4b400",
+                  "canopy": "#31a354"}
 UNDEFINED_COLOUR = "#bdbdbd"
 
 
@@ -112,7 +113,8 @@ def period_means(att: Attributions, mask: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def figure4(att: Attributions, regions: Sequence, top_features: int, resolution: float,
-            year: int | None = None) -> plt.Figure:
+            year: int | None = None,
+            labels: tuple[str, str] = ("weights w_j", "contributions w_j·z_j")) -> plt.Figure:
     """Figure 4: weights and contributions over the periods of the test year, per region.
 
     Args:
@@ -122,6 +124,8 @@ def figure4(att: Attributions, regions: Sequence, top_features: int, resolution:
         top_features: features drawn per region (largest mean ``|w z|`` in the region).
         resolution: grid resolution in degrees (for the empty-region message).
         year: the year to draw (default: the first present).
+        labels: names of the attribution's effect (``att.w``) and contribution (``att.w *
+            att.z``) in the titles (:data:`stcg.report.attributions.FIGURE_ATTRIBUTIONS`).
 
     Returns:
         A figure with ``2 * len(regions)`` axes, row-major (region r: axes 2r weights, 2r+1
@@ -164,7 +168,7 @@ def figure4(att: Attributions, regions: Sequence, top_features: int, resolution:
         box = f"lon {reg.lon[0]:g}..{reg.lon[1]:g}, lat {reg.lat[0]:g}..{reg.lat[1]:g}"
         lc = f", {'/'.join(reg.land_cover)}" if reg.land_cover else ""
         if r is None:
-            for ax, what in ((ax_w, "weights w_j"), (ax_c, "contributions w_j·z_j")):
+            for ax, what in ((ax_w, labels[0]), (ax_c, labels[1])):
                 ax.set_title(f"{reg.name}: {what}", fontsize=10, loc="left")
                 _message(ax, f"no land cells of this region at {resolution:g}°\n({box}{lc})")
             continue
@@ -180,8 +184,8 @@ def figure4(att: Attributions, regions: Sequence, top_features: int, resolution:
             ax.set_xticks([1, 10, 20, 30, 40, PERIODS_PER_YEAR])
             if i < n - 1:
                 ax.tick_params(labelbottom=False)
-        ax_w.set_title(f"{reg.name} ({n_cells} cells{lc}): weights w_j", fontsize=10, loc="left")
-        ax_c.set_title(f"{reg.name}: contributions w_j·z_j", fontsize=10, loc="left")
+        ax_w.set_title(f"{reg.name} ({n_cells} cells{lc}): {labels[0]}", fontsize=10, loc="left")
+        ax_c.set_title(f"{reg.name}: {labels[1]}", fontsize=10, loc="left")
         ax_w.set_ylabel("GPP per std\n(gC m⁻² d⁻¹)", fontsize=8)
         ax_c.set_ylabel("gC m⁻² d⁻¹", fontsize=8)
     for ax in axes[-1]:
@@ -191,8 +195,8 @@ def figure4(att: Attributions, regions: Sequence, top_features: int, resolution:
     if handles:
         fig.legend(handles=handles, loc="outside lower center", ncol=min(4, len(handles)),
                    fontsize=8, frameon=False)
-    fig.suptitle(f"Figure 4. Interpretable weights and contributions over {year} in "
-                 f"{n} regions (top {top_features} features per region by mean |w·z|)",
+    fig.suptitle(f"Figure 4. {labels[0]} and {labels[1]} over {year} in "
+                 f"{n} regions (top {top_features} features per region by mean |contribution|)",
                  fontsize=11)
     return fig
 
@@ -200,8 +204,11 @@ def figure4(att: Attributions, regions: Sequence, top_features: int, resolution:
 # ------------------------------------------------------------------------------- Figure 5
 def figure5(att: Attributions, variable: str, weeks: Sequence[int], grid: Grid,
             outline: list[np.ndarray], percentile: float = 98.0,
-            year: int | None = None) -> plt.Figure:
+            year: int | None = None, label: str = "weights w_j") -> plt.Figure:
     """Figure 5: per week (rows), maps of ``w_<variable>`` (left) and of the predicted GPP (right).
+
+    ``label`` names the attribution held in ``att.w`` (the titles say which one is shown); its
+    last word without ``_j`` is the symbol of the panel titles (``weights w_j`` -> ``w``).
 
     Returns:
         A figure whose first ``2 * len(weeks)`` axes are the maps, row-major (week i: axes 2i
@@ -214,6 +221,7 @@ def figure5(att: Attributions, variable: str, weeks: Sequence[int], grid: Grid,
         raise ValueError(f"figures.map_variable: {variable!r} is not a model feature")
     year = int(att.keys["year"].min()) if year is None else int(year)
     j = att.variables.index(variable)
+    symbol = label.split()[-1].removesuffix("_j")
     k = len(weeks)
     fig, axes = plt.subplots(k, 2, figsize=(13.0, 2.75 * k + 1.6), squeeze=False,
                              layout="constrained")
@@ -231,12 +239,12 @@ def figure5(att: Attributions, variable: str, weeks: Sequence[int], grid: Grid,
     im_w = im_g = None
     for i, (wk, r) in enumerate(zip(weeks, rows, strict=True)):
         ax_w, ax_g = axes[i, 0], axes[i, 1]
-        label = week_label(wk, year)
-        ax_w.set_title(f"w({variable}), {label}", fontsize=9.5)
-        ax_g.set_title(f"predicted GPP, {label}", fontsize=9.5)
+        wlabel = week_label(wk, year)
+        ax_w.set_title(f"{symbol}({variable}), {wlabel}", fontsize=9.5)
+        ax_g.set_title(f"predicted GPP, {wlabel}", fontsize=9.5)
         if r.size == 0:
-            _message(ax_w, f"no test rows in {label}")
-            _message(ax_g, f"no test rows in {label}")
+            _message(ax_w, f"no test rows in {wlabel}")
+            _message(ax_g, f"no test rows in {wlabel}")
             continue
         lon = att.keys["lon"].to_numpy()[r]
         lat = att.keys["lat"].to_numpy()[r]
@@ -256,8 +264,7 @@ def figure5(att: Attributions, variable: str, weeks: Sequence[int], grid: Grid,
         cb = fig.colorbar(im_g, ax=axes[:, 1], location="bottom", shrink=0.7, extend="max",
                           aspect=40)
         cb.set_label("predicted GPP (gC m⁻² d⁻¹)", fontsize=8.5)
-    fig.suptitle(f"Figure 5. Interpretable weight of {variable} and predicted GPP, {year}",
-                 fontsize=11)
+    fig.suptitle(f"Figure 5. {label} of {variable} and predicted GPP, {year}", fontsize=11)
     return fig
 
 
@@ -271,6 +278,7 @@ def limiting_factor_maps(
     outline: list[np.ndarray],
     year: int | None = None,
     grey_label: str = "undefined (all zero)",
+    title: str | None = None,
 ) -> plt.Figure:
     """True and learned limiting-factor maps, one row per week, one column per source.
 
@@ -283,11 +291,13 @@ def limiting_factor_maps(
         grid, outline: map grid and land outline.
         year: year drawn (default: the first present).
         grey_label: legend entry of label -1.
+        title: the figure's title (it should name the attribution shown).
 
     Returns:
         A figure with ``len(weeks) * len(columns)`` map axes (row-major).
     """
     year = int(keys["year"].min()) if year is None else int(year)
+    heading = title
     k, c = len(weeks), len(columns)
     fig, axes = plt.subplots(k, c, figsize=(4.6 * c, 2.5 * k + 1.0), squeeze=False,
                              layout="constrained")
@@ -316,7 +326,8 @@ def limiting_factor_maps(
     handles.append(Patch(color=UNDEFINED_COLOUR, label=grey_label))
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=9,
                frameon=False)
-    fig.suptitle(f"Limiting factor: simulator truth vs the dominant factor group of the learned "
+    fig.suptitle(f"{heading}, {year}" if heading else
+                 f"Limiting factor: simulator truth vs the dominant factor group of the learned "
                  f"attributions, {year}", fontsize=11)
     return fig
 

@@ -141,80 +141,11 @@ def data_card_markdown(card: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_VIEWS = (
-    ("stcg", "effect", "STCG weights w_j vs s_j·std_j (per-std effect)"),
-    ("stcg", "contribution", "STCG w_j·z_j vs s_j·std_j·z_j (contribution)"),
-    ("stcg_on_shap_rows", "effect", "STCG weights, on the SHAP rows"),
-    ("stcg_on_shap_rows", "contribution", "STCG w_j·z_j, on the SHAP rows"),
-    ("lightgbm_shap", "contribution", "LightGBM TreeSHAP φ_j vs s_j·std_j·z_j, on the SHAP rows"),
-)
-
-
 def interpretability_markdown(scores: Mapping[str, Any]) -> str:
-    """The scores of ``interpretability.json`` as tables (see stcg.report.scores)."""
-    if not scores.get("truth") or "stcg" not in scores:
-        return f"Not scored: {scores.get('note', 'no ground truth')}.\n"
-    rows = scores.get("rows", {})
-    lines = [
-        f"Scored rows: {_f(rows.get('scored'))} of {_f(rows.get('test'))} test samples (true GPP "
-        f">= {scores['rows'].get('min_gpp_true')} gC m⁻² d⁻¹); SHAP rows: "
-        f"{_f(rows.get('shap_scored'))} (weeks {', '.join(map(str, rows.get('shap_weeks', []))) or 'n/a'}). "
-        "ρ = Spearman correlation; groups: "
-        + "; ".join(f"**{g}**: {', '.join(v)}" for g, v in scores.get("groups", {}).items())
-        + f" (group importance `{scores.get('group_importance')}`).",
-        "",
-        "| Attribution vs truth | Rows | ρ per sample (median) | ρ of \\|·\\| per sample (median) "
-        "| ρ per feature (mean) | Dominant = limiting factor | Dominant = truth's dominant |",
-        "|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    base = None
-    for key, view, label in _VIEWS:
-        s = (scores.get(key) or {}).get(view)
-        if not s:
-            continue
-        dom = s["dominant"]
-        lim = dom.get("vs_limiting", {})
-        base = base or lim.get("majority_baseline")
-        lines.append(
-            f"| {label} | {_f(s['rows'])} | {_f(s['per_sample']['median'])} | "
-            f"{_f(s['per_sample_abs']['median'])} | {_f(s['per_feature']['mean'])} | "
-            f"{_f(lim.get('accuracy'))} | {_f(dom['vs_truth_dominant']['accuracy'])} |")
-    shuffled = (scores.get("truth_reference") or {}).get("shuffled_truth") or {}
-    for view, label in (("effect", "Reference: the true effects of another random sample"),
-                        ("contribution", "Reference: the true contributions of another random "
-                                         "sample")):
-        s = shuffled.get(view)
-        if s:
-            dom = s["dominant"]
-            lines.append(
-                f"| *{label}* | {_f(s['rows'])} | {_f(s['per_sample']['median'])} | "
-                f"{_f(s['per_sample_abs']['median'])} | {_f(s['per_feature']['mean'])} | "
-                f"{_f(dom.get('vs_limiting', {}).get('accuracy'))} | "
-                f"{_f(dom['vs_truth_dominant']['accuracy'])} |")
-    ref = (scores.get("truth_reference") or {}).get("dominant_effect_vs_limiting", {})
-    lines += ["", f"Chance levels: always guessing the most frequent limiting factor scores "
-              f"{_f(base)}; the truth's own dominant effect group matches its limiting factor in "
-              f"{_f(ref.get('accuracy'))} of the rows (the limiting factor is the smallest "
-              "scalar, the dominant group the largest per-std effect: different notions).  The "
-              "reference rows score the truth of a random other sample: an attribution that "
-              "only knows which features matter in general (most never do, light always does) "
-              "already reaches their per-sample ρ, so only per-sample values above it show "
-              "local, sample-specific knowledge."]
-    # per feature, for the features the truth uses (undefined = never used by the truth)
-    def by_feature(key: str, view: str) -> Mapping[str, float | None]:
-        return ((scores.get(key) or {}).get(view) or {}).get("per_feature", {}).get(
-            "by_feature", {})
+    """The scores of ``interpretability.json`` (:func:`stcg.report.interpret.scores_markdown`)."""
+    from stcg.report.interpret import scores_markdown
 
-    eff, con, shp = (by_feature("stcg", "effect"), by_feature("stcg", "contribution"),
-                     by_feature("lightgbm_shap", "contribution"))
-    feats = [f for f, r in eff.items() if r is not None]
-    if feats:
-        lines += ["", "Per-feature ρ across samples (the features the simulator's GPP reads):",
-                  "", "| Feature | STCG w_j | STCG w_j·z_j | LightGBM φ_j |",
-                  "|---|---:|---:|---:|"]
-        lines += [f"| {f} | {_f(eff.get(f))} | {_f(con.get(f))} | {_f(shp.get(f))} |"
-                  for f in feats]
-    return "\n".join(lines) + "\n"
+    return scores_markdown(scores)
 
 
 def _stcg_summary(m: Mapping[str, Any]) -> str:
@@ -288,9 +219,10 @@ def render_report(inp: ReportInputs) -> str:
                    + ".\n")
 
     out += ["## 6. Interpretability against the truth", "",
-            "Beyond the paper: on the simulator every sample's true sensitivity s_j = dGPP/dx_j "
-            "and limiting factor are known, so the learned attributions can be scored "
-            "(`reports/metrics/interpretability.json`, `stcg.report.scores`).", ""]
+            "Beyond the paper: on the simulator every sample's exact local slope dGPP/dx_j and "
+            "exact contributions are known, so the attributions can be scored, each score next "
+            "to its oracle and nulls (`reports/metrics/interpretability.json`, "
+            "`stcg.report.scores`).", ""]
     out.append(interpretability_markdown(inp.interpretability) if inp.interpretability
                else "Not available (stage `interpret`).\n")
 

@@ -1,36 +1,39 @@
-"""Scoring learned attributions against the simulator's ground truth (beyond the paper).
+"""Scoring attributions against the simulator's truth, each score validated in the same run.
 
 The paper shows its interpretable weights (eqs. 17-18) as maps and curves (Figures 4-5) but cannot
-check them: real data has no ground truth.  The simulator writes, per sample, the exact local
-sensitivity ``s_j = dGPP / dx_j`` of every input (in the input's published unit) and the limiting
-factor (the smallest of the temperature, water and light scalars of its light-use-efficiency
-model).  This module compares attributions with that truth; everything here is pure numpy.
+check them: real data has no ground truth.  The simulator knows, per sample, the exact local
+slope of its GPP in every input (an *effect*) and, via :mod:`stcg.report.truth`, the exact
+*contribution* of every input to this sample's departure from the cell's usual GPP at this time
+of year.  Attributions are ``[N, F]`` arrays (samples x features) on the truth's scale.
 
-Two views, each a ``[N, F]`` array (samples x features) on a common scale:
+A score is only worth reading if it can tell right from wrong.  So every score is computed, next
+to each method, for
 
-* **effect** (a sensitivity): the GPP change per one standard deviation of feature ``j``.  The
-  STCG weight ``w_j`` multiplies the *standardised* input (``y_interp = w_0 + sum_j w_j z_j``,
-  ``z_j = (x_j - mean_j) / std_j``), so it already is a per-std effect; the truth is
-  ``s_j * std_j`` (the same training-split ``std_j``).
-* **contribution** (an attribution): how much feature ``j`` moves this sample's GPP away from
-  the training mean.  STCG: ``w_j z_j``; truth (first order): ``s_j std_j z_j``; LightGBM:
-  its TreeSHAP value ``phi_j`` (additive, relative to the mean prediction).  TreeSHAP has no
-  effect view (it is not a derivative), so LightGBM is scored on contributions only.
+* the **oracle**: the exact truth scored as if it were a model (what a perfect attribution gets);
+* three **nulls**: the truth of another random sample (``shuffled``), iid standard normal noise
+  (``noise``) and the constant mean truth (``mean_truth``: the same attribution everywhere, i.e.
+  what "light matters most, LAI second" everywhere gets).
 
-Scores of a learned view ``L`` against the truth's ``R``:
+A score is a **headline** score when the oracle reaches at least 0.9 and every null stays within
+0.1 of 0 (all scores below are 0 at chance).  Scores over the features the truth uses only (the
+inputs GPP reads; the 16 others are 0 in the truth and would reward any ranking that puts them
+last):
 
-* per-sample Spearman correlation across features (does the sample's ranking of the features
-  match?), signed and of absolute values, summarised by mean and median over samples where both
-  rows vary;
-* per-feature Spearman correlation across samples (does the feature's attribution rise and fall
-  where the truth does?), undefined (``None``) for features the truth never uses;
-* the dominant group: features are pooled into the truth's factor groups (temperature / water /
-  light, a documented mapping in params), a group's importance is ``|sum_j v_j|`` over its
-  features (``abs_sum``: correlated features such as the four soil-water layers may split one
-  effect between them with either sign) or ``sum_j |v_j|`` (``sum_abs``), and the group with the
-  largest importance is the sample's dominant group.  Its accuracy is measured against the
-  truth's limiting factor and against the truth's own dominant group (same rule on ``R``), with
-  the majority-class rate as the chance baseline and the confusion matrix.
+* ``feature_r``: per feature, the Spearman correlation across samples (does the attribution rise
+  and fall where the truth does?); the median over features, undefined (a constant column) = 0;
+* ``local_rank_r``: each feature's attribution turned into its percentile among the rows, then
+  per sample the Spearman correlation of these percentiles across features (which inputs are
+  unusually strong or weak in *this* sample, whatever their typical size); the mean over
+  samples, undefined = 0.  Percentiles, not raw deviations: skewed columns would otherwise make
+  the shuffled truth score above 0;
+* ``rank_abs_r``: per sample, the Spearman correlation of ``|values|`` across features (the
+  ranking a user reads off Figure 4).  Kept for reference: the mean truth scores high on it,
+  so it measures global knowledge as much as local;
+* ``dominant_kappa``: features are pooled into groups (params), a group's importance is
+  ``|sum_j v_j| / sqrt(size)`` (under iid noise every group then has the same distribution:
+  no group-size bias), and the sample's dominant group is compared with the truth's own dominant
+  group by the same rule (so a perfect attribution scores 1): Cohen's kappa (0 = chance, for any
+  class frequencies), next to the raw accuracy.
 """
 
 from __future__ import annotations
@@ -41,7 +44,12 @@ from typing import Literal
 import numpy as np
 from scipy.stats import rankdata
 
-GroupImportance = Literal["abs_sum", "sum_abs"]
+GroupImportance = Literal["abs_sum", "sum_abs", "abs_sum_norm"]
+
+HEADLINE_ORACLE = 0.9
+HEADLINE_NULL = 0.1
+NULL_SEED = 0
+"""Seed of the shuffled and noise nulls."""
 
 
 def spearman_along(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
@@ -110,19 +118,31 @@ def group_indices(
 
 
 def group_importance(
-    values: np.ndarray, groups: Mapping[str, np.ndarray], mode: GroupImportance = "abs_sum"
+    values: np.ndarray, groups: Mapping[str, np.ndarray], mode: GroupImportance = "abs_sum_norm"
 ) -> np.ndarray:
-    """``[N, G]`` importance of each group (see module docstring for ``mode``)."""
+    """``[N, G]`` importance of each group.
+
+    ``abs_sum_norm`` (the scores' rule) is ``|sum_j v_j| / sqrt(size)``; ``abs_sum`` and
+    ``sum_abs`` (``sum_j |v_j|``) grow with the group's size and favour large groups.
+    """
     v = np.asarray(values, dtype=np.float64)
     cols = []
     for idx in groups.values():
         part = v[:, idx]
-        cols.append(np.abs(part.sum(axis=1)) if mode == "abs_sum" else np.abs(part).sum(axis=1))
+        if mode == "abs_sum":
+            cols.append(np.abs(part.sum(axis=1)))
+        elif mode == "abs_sum_norm":
+            cols.append(np.abs(part.sum(axis=1)) / np.sqrt(len(idx)))
+        elif mode == "sum_abs":
+            cols.append(np.abs(part).sum(axis=1))
+        else:
+            raise ValueError(f"group_importance: expected abs_sum, abs_sum_norm or sum_abs, "
+                             f"got {mode!r}")
     return np.stack(cols, axis=1)
 
 
 def dominant_group(
-    values: np.ndarray, groups: Mapping[str, np.ndarray], mode: GroupImportance = "abs_sum"
+    values: np.ndarray, groups: Mapping[str, np.ndarray], mode: GroupImportance = "abs_sum_norm"
 ) -> np.ndarray:
     """``[N]`` index (into ``groups``' order) of the most important group; -1 where all are 0."""
     imp = group_importance(values, groups, mode)
@@ -148,72 +168,148 @@ def agreement(pred: np.ndarray, truth: np.ndarray, n_classes: int) -> dict:
         "accuracy": float((pred[ok] == truth[ok]).mean()) if n else None,
         "n": n,
         "majority_baseline": float(conf.sum(axis=1).max() / n) if n else None,
+        "kappa": cohen_kappa(conf),
         "confusion": conf.tolist(),
     }
 
 
-def score_view(
+def cohen_kappa(conf: np.ndarray) -> float | None:
+    """Cohen's kappa of a ``[truth][pred]`` confusion matrix (0 = chance; 0 for a constant
+    prediction; None without rows)."""
+    conf = np.asarray(conf, dtype=np.float64)
+    n = conf.sum()
+    if n == 0:
+        return None
+    po = np.trace(conf) / n
+    pe = float((conf.sum(axis=1) * conf.sum(axis=0)).sum() / (n * n))
+    return float((po - pe) / (1.0 - pe)) if pe < 1.0 else 0.0
+
+
+
+def used_features(truth: np.ndarray) -> np.ndarray:
+    """``[F]`` bool: the features with a non-zero truth in some row (the inputs GPP reads)."""
+    t = np.asarray(truth, dtype=np.float64)
+    return (np.abs(np.nan_to_num(t)) > 0).any(axis=0)
+
+
+def _percentile(a: np.ndarray) -> np.ndarray:
+    """Each column as centred percentile ranks across rows (average ranks for ties), in
+    ``[-0.5, 0.5]``; a constant column (up to rounding) becomes exactly 0."""
+    n = a.shape[0]
+    p = (rankdata(a, axis=0) - 0.5) / max(n, 1) - 0.5
+    flat = a.std(axis=0) <= 1e-9 * np.maximum(np.abs(a).max(axis=0, initial=0.0), 1e-300)
+    p[:, flat] = 0.0
+    return p
+
+
+def _mean0(r: np.ndarray) -> float:
+    """Mean with undefined (NaN) counted as 0 (no information)."""
+    return float(np.nan_to_num(r, nan=0.0).mean()) if r.size else float("nan")
+
+
+def score(
     learned: np.ndarray,
     truth: np.ndarray,
-    variables: Sequence[str],
+    used: np.ndarray,
     groups: Mapping[str, np.ndarray],
-    limiting: np.ndarray | None,
-    mode: GroupImportance = "abs_sum",
 ) -> dict:
-    """Every score of one learned view against the truth's same view (module docstring).
+    """The scores of one attribution (module docstring) against the truth's same view.
 
     Args:
-        learned: ``[N, F]`` learned effects or contributions.
-        truth: ``[N, F]`` the truth's, same scale.
-        variables: the F feature names.
-        groups: :func:`group_indices` output, ordered as the limiting-factor codes.
-        limiting: ``[N]`` truth's limiting factor (index into ``groups``), or None.
-        mode: group importance rule.
+        learned: ``[N, F]`` attributions.
+        truth: ``[N, F]`` the truth.
+        used: ``[F]`` bool, the features scored (:func:`used_features`).
+        groups: :func:`group_indices` output.
 
     Returns:
-        A JSON-ready dict: ``per_sample``, ``per_sample_abs``, ``per_feature`` (summary plus
-        ``by_feature``), ``dominant`` (``vs_limiting``, ``vs_truth_dominant``).
+        ``feature_r``, ``local_rank_r``, ``rank_abs_r``, ``dominant_kappa``,
+        ``dominant_accuracy``, ``by_feature`` and ``rows``.
     """
-    learned = np.asarray(learned, dtype=np.float64)
-    truth = np.asarray(truth, dtype=np.float64)
-    if learned.shape != truth.shape or learned.shape[1] != len(variables):
-        raise ValueError(
-            f"learned {learned.shape} and truth {truth.shape} must both be [N, {len(variables)}]"
-        )
-    per_feature = spearman_along(learned, truth, axis=0)
-    out: dict = {
-        "rows": int(learned.shape[0]),
-        "per_sample": summarise(spearman_along(learned, truth, axis=1)),
-        "per_sample_abs": summarise(spearman_along(np.abs(learned), np.abs(truth), axis=1)),
-        "per_feature": {
-            **summarise(per_feature),
-            "by_feature": {
-                v: (float(r) if np.isfinite(r) else None)
-                for v, r in zip(variables, per_feature, strict=True)
-            },
-        },
-    }
+    a = np.asarray(learned, dtype=np.float64)
+    t = np.asarray(truth, dtype=np.float64)
+    if a.shape != t.shape or a.ndim != 2 or used.shape != (a.shape[1],):
+        raise ValueError(f"learned {a.shape}, truth {t.shape} and used {used.shape} do not match")
+    au, tu = a[:, used], t[:, used]
+    per_f = spearman_along(au, tu, axis=0)
+    local = spearman_along(_percentile(au), _percentile(tu), axis=1)
+    rank_abs = spearman_along(np.abs(au), np.abs(tu), axis=1)
     k = len(groups)
-    dom = dominant_group(learned, groups, mode)
-    dom_true = dominant_group(truth, groups, mode)
-    out["dominant"] = {
-        "vs_truth_dominant": agreement(dom, dom_true, k),
-        "share_undefined": float((dom < 0).mean()) if dom.size else None,
+    dom = agreement(dominant_group(a, groups), dominant_group(t, groups), k)
+    return {
+        "rows": int(a.shape[0]),
+        "feature_r": float(np.median(np.nan_to_num(per_f, nan=0.0))),
+        "local_rank_r": _mean0(local),
+        "rank_abs_r": _mean0(rank_abs),
+        "dominant_kappa": dom["kappa"],
+        "dominant_accuracy": dom["accuracy"],
+        "by_feature": {name: (float(r) if np.isfinite(r) else None)
+                       for name, r in zip(np.flatnonzero(used).tolist(), per_f, strict=True)},
     }
-    if limiting is not None:
-        out["dominant"]["vs_limiting"] = agreement(dom, np.asarray(limiting), k)
-    return out
 
 
-def truth_reference(
-    truth_effect: np.ndarray,
-    limiting: np.ndarray,
+SCORE_KEYS = ("feature_r", "local_rank_r", "rank_abs_r", "dominant_kappa")
+
+
+def nulls(truth: np.ndarray, seed: int = NULL_SEED) -> dict[str, np.ndarray]:
+    """The null attributions of ``truth [N, F]``: shuffled rows, iid N(0, 1), the mean truth."""
+    t = np.asarray(truth, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    return {
+        "shuffled": t[rng.permutation(t.shape[0])],
+        "noise": rng.standard_normal(t.shape),
+        "mean_truth": np.broadcast_to(t.mean(axis=0), t.shape).copy(),
+    }
+
+
+def validated_scores(
+    methods: Mapping[str, np.ndarray],
+    truth: np.ndarray,
     groups: Mapping[str, np.ndarray],
-    mode: GroupImportance = "abs_sum",
+    variables: Sequence[str],
+    seed: int = NULL_SEED,
 ) -> dict:
-    """How often the truth's own dominant group (of its effects) is its limiting factor.
+    """Every method's scores with the oracle's and the nulls' on the same rows.
 
-    A reference for the learned accuracies: the limiting factor (the smallest scalar) and the
-    largest per-std effect are different notions, so even the truth does not reach 1.
+    Args:
+        methods: name -> ``[N, F]`` attribution.
+        truth: ``[N, F]`` the truth.
+        groups: :func:`group_indices` output; must cover every feature the truth uses.
+        variables: the F feature names.
+        seed: seed of the nulls.
+
+    Returns:
+        ``{"rows", "features", "oracle", "nulls": {name: scores}, "methods": {name: scores},
+        "headline": {score: bool}}``; ``by_feature`` is keyed by feature name.
+
+    Raises:
+        ValueError: if a feature the truth uses is in no group.
     """
-    return agreement(dominant_group(truth_effect, groups, mode), np.asarray(limiting), len(groups))
+    used = used_features(truth)
+    grouped = {int(j) for idx in groups.values() for j in idx}
+    loose = [variables[j] for j in np.flatnonzero(used) if j not in grouped]
+    if loose:
+        raise ValueError(f"interpret.groups: the truth uses {loose}, which are in no group; "
+                         "add them to a group")
+    names = [variables[j] for j in np.flatnonzero(used)]
+
+    def run(a: np.ndarray) -> dict:
+        s = score(a, truth, used, groups)
+        s["by_feature"] = {names[i]: r for i, r in enumerate(s["by_feature"].values())}
+        return s
+
+    oracle = run(truth)
+    null = {k: run(v) for k, v in nulls(truth, seed).items()}
+    headline = {
+        key: bool(oracle[key] is not None and oracle[key] >= HEADLINE_ORACLE
+                  and all(n[key] is not None and abs(n[key]) <= HEADLINE_NULL
+                          for n in null.values()))
+        for key in SCORE_KEYS
+    }
+    return {
+        "rows": int(np.asarray(truth).shape[0]),
+        "features": names,
+        "oracle": oracle,
+        "nulls": null,
+        "methods": {k: run(v) for k, v in methods.items()},
+        "headline": headline,
+    }

@@ -454,6 +454,11 @@ class ChunkSimulator:
         for k in ("f_temperature", "f_water", "f_light", "fapar"):
             truth[k] = terms[k].reshape(-1).astype(np.float32)
         truth["limiting"] = terms["limiting"].reshape(-1)
+        # the GPP function's per-sample parameters and states, so that the scores can evaluate
+        # GPP at other inputs (stcg.report.truth: integrated gradients from a local reference)
+        truth["param_eps"] = params.eps.reshape(-1).astype(np.float64)
+        truth["param_topt"] = params.topt.reshape(-1).astype(np.float64)
+        truth["param_w_prev"] = params.w_prev.reshape(-1).astype(np.float64)
         for v in self.variables:
             truth[f"sens_{v}"] = sens[v].reshape(-1).astype(np.float32)
         return samples, truth
@@ -471,6 +476,12 @@ class ChunkSimulator:
             "theta_crit": self.theta_crit.astype(np.float32),
             "co2_beta": self.co2_beta.astype(np.float32),
             "aridity": self.aridity.astype(np.float32),
+            **{f"roots_{k + 1}": self.roots[:, k].astype(np.float64) for k in range(4)},
+            "vpd_open": tb.VPD_OPEN[self.lc].astype(np.float64),
+            "vpd_close": tb.VPD_CLOSE[self.lc].astype(np.float64),
+            "shed": tb.DROUGHT_SHED[self.lc].astype(np.float64),
+            "theta_wp_f64": self.theta_wp.astype(np.float64),
+            "theta_crit_f64": self.theta_crit.astype(np.float64),
         })
 
 

@@ -19,6 +19,7 @@ from stcg.data.dataset import read_meta
 from stcg.io import write_json
 from stcg.report.attributions import join_shap, load_attributions, load_truth
 from stcg.report.figures import limiting_factor_maps, save_figure
+from stcg.report.headline import interpret_headline
 from stcg.report.interpret import interpretability_scores, map_columns
 from stcg.report.maps import Grid, land_outline
 
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="raw inputs folder (data/) for the GLDAS land outline; optional")
     ap.add_argument("--metrics", type=Path, required=True, help="interpretability JSON to write")
     ap.add_argument("--figure", type=Path, required=True, help="limiting-factor maps PNG to write")
+    ap.add_argument("--headline", type=Path, default=None,
+                    help="headline metrics JSON to write (dominant-factor accuracies; optional)")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(InterpretConfig, "interpret", args.params)
@@ -70,6 +73,8 @@ def main(argv: list[str] | None = None) -> None:
             att, sens, limiting, gpp_true, cfg.groups, factors, cfg.group_importance,
             cfg.min_gpp_true, cfg.map_weeks, shap)
     write_json(args.metrics, scores)
+    if args.headline:
+        write_json(args.headline, interpret_headline(scores))
 
     grid = Grid(meta.resolution)
     outline, _ = land_outline(args.inputs, att.keys["lon"].to_numpy(), att.keys["lat"].to_numpy(),

@@ -131,7 +131,11 @@ def test_stages_on_the_toy_dataset(toy_data, toy_graph, tmp_path) -> None:
                                "--params", str(pfile)])
     _stage("ablate_table").main(["--metrics-dir", str(tmp_path / "m"), "--out",
                                  str(tmp_path / "ab.md"), "--csv", str(tmp_path / "ab.csv"),
-                                 "--params", str(pfile)])
+                                 "--headline", str(tmp_path / "h.json"), "--params", str(pfile)])
     df = pd.read_csv(tmp_path / "ab.csv")
     assert df.rmse.notna().all() and len(df) == 3
+    head = json.loads((tmp_path / "h.json").read_text())
+    assert head["full"]["rmse"] == pytest.approx(m["full"]["test"]["rmse"], rel=1e-5)
+    assert head["delta_rmse"]["k4"] == pytest.approx(
+        m["k4"]["test"]["rmse"] - m["full"]["test"]["rmse"], abs=1e-5)
     assert "1 epochs x 256 samples" in (tmp_path / "ab.md").read_text()

@@ -33,6 +33,10 @@ ablate *ARGS: setup
     dvc repro ablations/dvc.yaml {{ARGS}}
     dvc repro --single-item --force report
 
+# experiments side by side: changed params and headline metrics only (no dependency columns)
+compare *ARGS:
+    dvc exp show --only-changed --drop '.*/.*' {{ARGS}}
+
 # every chart (dvc.yaml plots) as one HTML page that works offline (vega inlined): build/plots/index.html
 plots *ARGS:
     dvc plots show --html-template vendor/vega/dvc_plots_template.html -o build/plots {{ARGS}}

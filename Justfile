@@ -22,11 +22,28 @@ test *ARGS: setup
 lint:
     ruff check src stages tests bench
 
-# reproduce the tiny profile from scratch (what CI runs), then check `dvc status` is clean
+# reproduce the tiny profile from scratch (what CI runs), then check the main pipeline's `dvc status` is clean
 repro-tiny: setup
     stcg profile tiny
     dvc repro --force
-    test "$(dvc status --json)" = "{}" || (dvc status; exit 1)
+    test "$(dvc status dvc.yaml --json)" = "{}" || (dvc status dvc.yaml; exit 1)
+
+# the ablations (their own pipeline, ablations/dvc.yaml), then REPORT.md with the new ablation table
+ablate *ARGS: setup
+    dvc repro ablations/dvc.yaml {{ARGS}}
+    dvc repro --single-item --force report
+
+# experiments side by side: changed params and headline metrics only (no dependency columns)
+compare *ARGS:
+    dvc exp show --only-changed --drop '.*/.*' {{ARGS}}
+
+# every chart (dvc.yaml plots) as one HTML page that works offline (vega inlined): build/plots/index.html
+plots *ARGS:
+    dvc plots show --html-template vendor/vega/dvc_plots_template.html -o build/plots {{ARGS}}
+
+# compare the charts of revisions or experiments offline, e.g. `just plots-diff main HEAD`
+plots-diff *REVS:
+    dvc plots diff --html-template vendor/vega/dvc_plots_template.html -o build/plots_diff {{REVS}}
 
 # benchmarks: print and save JSON figures under reports/bench/ (CPU here; GPU where available)
 bench *ARGS:

@@ -1,8 +1,7 @@
 """Stage ``ablate@<variant>``: train one ablation of the STCG model, score it on the test subset.
 
-Params: ``ablate`` (:class:`stcg.config.AblateConfig`; the variant's overrides, the shared
-budget), ``train_stcg`` (the main model the overrides apply to) and ``build_graph`` (rebuilt for
-a cluster-count variant).  See :mod:`stcg.train.ablate`.
+Params: ``ablate`` (:class:`stcg.config.AblateConfig`; the reference model, the variant's
+overrides, the shared budget) and ``build_graph`` (rebuilt for a cluster-count variant).  See :mod:`stcg.train.ablate`.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from stcg.config import AblateConfig, BuildGraphConfig, TrainStcgConfig, load_section
+from stcg.config import AblateConfig, BuildGraphConfig, load_section
 from stcg.io import write_json
 from stcg.train.ablate import run_variant, variant_config, variant_graph
 
@@ -28,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.variant not in ab.variants:
         sys.exit(f"--variant {args.variant!r}: not in ablate.variants {sorted(ab.variants)}")
     variant = ab.variants[args.variant]
-    cfg = variant_config(load_section(TrainStcgConfig, "train_stcg", args.params), variant, ab)
+    cfg = variant_config(variant, ab)
     progress = sys.stderr.isatty()
     graph = variant_graph(args.data, args.graph,
                           load_section(BuildGraphConfig, "build_graph", args.params), variant,

@@ -6,8 +6,9 @@ import argparse
 from pathlib import Path
 
 from stcg.config import AblateConfig, load_section
-from stcg.io import atomic_path, write_text
+from stcg.io import atomic_path, write_json, write_text
 from stcg.report.ablations import ablation_table
+from stcg.report.headline import ablations_headline
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -16,6 +17,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--metrics-dir", type=Path, required=True, help="ablate@* metrics directory")
     ap.add_argument("--out", type=Path, required=True, help="markdown table to write (.md)")
     ap.add_argument("--csv", type=Path, required=True, help="CSV table to write")
+    ap.add_argument("--headline", type=Path, default=None,
+                    help="headline metrics JSON to write (reference RMSE, deltas; optional)")
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args(argv)
     ab = load_section(AblateConfig, "ablate", args.params)
@@ -26,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     write_text(args.out, md)
     with atomic_path(args.csv) as tmp:
         df.to_csv(tmp, index=False)
+    if args.headline:
+        write_json(args.headline, ablations_headline(df))
     print(md)
 
 

@@ -10,10 +10,11 @@ import argparse
 import sys
 
 from stcg.config import BuildGraphConfig, load_section
-from stcg.data.dataset import read_cells
+from stcg.data.dataset import read_cells, read_meta
 from stcg.graph.build import build_graph, graph_metrics, save_graph
 from stcg.graph.plot import plot_globe
 from stcg.io import write_json
+from stcg.report.maps import land_outline
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,6 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", required=True, help="graph .npz to write")
     ap.add_argument("--metrics", required=True, help="graph metrics JSON to write")
     ap.add_argument("--figure", required=True, help="globe PNG to write")
+    ap.add_argument("--inputs", default=None,
+                    help="raw inputs folder (data/) for the GLDAS coastlines of the globe; optional")
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args(argv)
     cfg = load_section(BuildGraphConfig, "build_graph", args.params)
@@ -36,7 +39,9 @@ def main(argv: list[str] | None = None) -> None:
         raise RuntimeError(f"graph has {metrics['components']} components after bridging")
     save_graph(args.out, graph)
     write_json(args.metrics, metrics)
-    plot_globe(graph, args.figure)
+    coast, _ = land_outline(args.inputs, cells["lon"].to_numpy(), cells["lat"].to_numpy(),
+                            read_meta(args.data).resolution)
+    plot_globe(graph, args.figure, coastlines=coast)
     print(f"{args.out}: {graph.n_nodes} nodes, {graph.n_edges} edges, "
           f"{metrics['dateline_edges']} across the dateline")
 

@@ -9,8 +9,9 @@ import yaml
 
 from stcg.baselines.spatial.fewshot import read_fewshot_meta
 from stcg.config import FewshotTablesConfig, load_section
-from stcg.io import atomic_path, write_text
+from stcg.io import atomic_path, write_json, write_text
 from stcg.report.fewshot_tables import table2, table3
+from stcg.report.headline import fewshot_headline
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,6 +21,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--metrics-dir", type=Path, required=True, help="few-shot metrics folder")
     ap.add_argument("--targets", type=Path, required=True, help="reports/paper_targets.yaml")
     ap.add_argument("--out-dir", type=Path, required=True, help="tables folder to write into")
+    ap.add_argument("--headline", type=Path, default=None,
+                    help="headline metrics JSON to write (mean RMSE per method; optional)")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(FewshotTablesConfig, "fewshot_tables", args.params)
@@ -32,6 +35,8 @@ def main(argv: list[str] | None = None) -> None:
         with atomic_path(args.out_dir / f"{name}.csv") as tmp:
             df.to_csv(tmp, index=False, float_format="%.6g")
         print(md)
+    if args.headline:
+        write_json(args.headline, fewshot_headline(df2))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from stcg.data.dataset import read_meta
 from stcg.io import write_json
 from stcg.report.attributions import join_shap, load_attributions, load_truth, model_attributions
 from stcg.report.figures import limiting_factor_maps, save_figure
+from stcg.report.headline import interpret_headline
 from stcg.report.interpret import (
     MAP_ATTRIBUTIONS,
     headline_table,
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="raw inputs folder (data/) for the GLDAS land outline; optional")
     ap.add_argument("--metrics", type=Path, required=True, help="interpretability JSON to write")
     ap.add_argument("--figure", type=Path, required=True, help="dominant-group maps PNG to write")
+    ap.add_argument("--headline", type=Path, default=None,
+                    help="headline metrics JSON to write (dominant-factor accuracies; optional)")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(InterpretConfig, "interpret", args.params)
@@ -95,6 +98,8 @@ def main(argv: list[str] | None = None) -> None:
         scores["table"] = headline_table(scores)
     scores["map_attribution"] = cfg.map_attribution
     write_json(args.metrics, scores)
+    if args.headline:
+        write_json(args.headline, interpret_headline(scores))
 
     grid = Grid(meta.resolution)
     outline, _ = land_outline(args.inputs, att.keys["lon"].to_numpy(), att.keys["lat"].to_numpy(),

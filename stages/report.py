@@ -5,6 +5,11 @@ in the report) and ``reports/paper_targets.yaml``, and writes the report
 (:mod:`stcg.report.report`, :mod:`stcg.report.paper`) and ``fewshot_rmse.csv`` (one column per
 few-shot method, for ``dvc plots``).  Params: section ``report``; our side of the paper-vs-ours
 table also reads ``build_data``, ``train_stcg``, ``build_fewshot`` and ``figures``.
+
+``--ablations`` (``reports/tables/ablations.md``, committed) comes from the separate pipeline
+``ablations/dvc.yaml`` and is deliberately not a DVC dependency of this stage: a dependency
+would pull the ablations into every ``dvc repro`` / ``dvc exp run`` of the main pipeline.
+``./run ablate`` reruns this stage after the ablations.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ from pathlib import Path
 import yaml
 
 from stcg.config import active_profile, read_params
-from stcg.io import read_json, write_text
+from stcg.io import read_json, write_json, write_text
+from stcg.report.headline import table1_headline
 from stcg.report.table1 import BASELINE_KEYS, build_table1, table1_csv, table1_markdown
 
 
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--targets", type=Path, required=True, help="paper_targets.yaml")
     ap.add_argument("--out-md", type=Path, required=True)
     ap.add_argument("--out-csv", type=Path, required=True)
+    ap.add_argument("--headline", type=Path, default=None,
+                    help="headline metrics JSON to write (best baseline; optional)")
     ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
 
@@ -52,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
         caption += f"  Not yet run: {', '.join(missing)}."
     write_text(args.out_md, table1_markdown(df, caption))
     write_text(args.out_csv, table1_csv(df))
+    if args.headline:
+        write_json(args.headline, table1_headline(df))
 
 
 if __name__ == "__main__":

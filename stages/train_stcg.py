@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 
 from stcg.config import TrainStcgConfig, load_section
+from stcg.io import write_json
+from stcg.report.headline import stcg_headline
 from stcg.train.run import train_stcg
 
 
@@ -21,12 +23,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--checkpoint", required=True, help="checkpoint file (resumed if present)")
     ap.add_argument("--metrics", required=True, help="metrics JSON to write")
     ap.add_argument("--plots", required=True, help="DVCLive directory")
+    ap.add_argument("--headline", default=None, help="headline metrics JSON to write (optional)")
     ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args(argv)
     cfg = load_section(TrainStcgConfig, "train_stcg", args.params)
     report = train_stcg(
         args.data, args.graph, cfg, args.out, args.checkpoint, args.metrics, args.plots
     )
+    if args.headline:
+        write_json(args.headline, stcg_headline(report))
     t, c = report["test"], report["climatology"]["test"]
     print(f"test RMSE {t['rmse']:.4f} R2 {t['r2']:.4f} | climatology RMSE {c['rmse']:.4f}")
 

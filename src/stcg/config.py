@@ -518,12 +518,12 @@ class TrainStcgConfig:
 # ---- ablate ----
 @dataclasses.dataclass(frozen=True)
 class AblationVariant:
-    """One ablation of the STCG model: overrides of the main model's settings.
+    """One ablation of the STCG model: overrides of the ablations' reference model.
 
     Attributes:
-        model: overrides of ``train_stcg.model`` (e.g. ``{gcn: false}``); keys and types are
+        model: overrides of ``ablate.model`` (e.g. ``{gcn: false}``); keys and types are
             checked against :class:`ModelConfig`.
-        window: the window L instead of ``train_stcg.window``.
+        window: the window L instead of ``ablate.window``.
         clusters: the graph's K-means clusters k instead of ``build_graph.clusters`` (the graph
             is rebuilt with the other ``build_graph`` params).
     """
@@ -546,20 +546,30 @@ class AblationVariant:
 
 @dataclasses.dataclass(frozen=True)
 class AblateConfig:
-    """Stages ``ablate`` (one per variant, a DVC ``foreach``) and ``ablate_table``.
+    """Stages ``ablate`` (one per variant, a DVC ``foreach``) and ``ablate_table``, in the
+    pipeline ``ablations/dvc.yaml``.  Self-contained: nothing is read from ``train_stcg``.
 
     Attributes:
         variants: name -> :class:`AblationVariant`; ``full`` (no overrides) is the reference.
         optim: the training budget of every variant (smaller than ``train_stcg.optim``).
+        window: the reference window L (params.yaml keeps it equal to ``train_stcg.window``).
+        model: the reference model (params.yaml keeps it equal to ``train_stcg.model``).
         eval_samples: test samples scored (one random subset, the same for every variant;
             ``null`` = all).
         seed: seeds the models and the evaluation subset.
+        device, amp, threads, eval_batch_size: as in :class:`TrainStcgConfig`.
     """
 
     variants: Mapping[str, AblationVariant]
     optim: OptimConfig
+    window: int
+    model: ModelConfig
     eval_samples: int | None = None
     seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = True
+    threads: int = 0
+    eval_batch_size: int = 4096
 
     def validate(self) -> None:
         """A ``full`` reference variant with no overrides; a positive evaluation size."""
@@ -568,6 +578,10 @@ class AblateConfig:
             raise ValueError("variants: needs a 'full' entry without overrides (the reference)")
         if self.eval_samples is not None and self.eval_samples < 1:
             raise ValueError(f"eval_samples: must be >= 1 or null, got {self.eval_samples}")
+        if not 1 <= self.window <= 46:
+            raise ValueError(f"window: must be in 1..46 periods, got {self.window}")
+        if self.threads < 0 or self.eval_batch_size < 1:
+            raise ValueError("threads >= 0 and eval_batch_size >= 1")
 
 
 # ---- build_fewshot / fewshot_weekly / fewshot_joint / fewshot_tables (paper Sec. 4.3) ----

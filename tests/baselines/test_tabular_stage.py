@@ -107,7 +107,8 @@ def test_table1_stage(stage_run, tiny_params, tmp_path):
     _stage("table1").main([
         "--metrics-dir", str(stage_run / "metrics"), "--stcg", str(stcg),
         "--targets", str(REPO / "reports" / "paper_targets.yaml"), "--out-md", str(md),
-        "--out-csv", str(csv), "--params", str(tiny_params)])
+        "--out-csv", str(csv), "--headline", str(tmp_path / "h.json"),
+        "--params", str(tiny_params)])
     text = md.read_text()
     assert "***Tabular Machine Learning***" in text and "***Our Method***" in text
     assert "| Ours (STCG) | 0.900 | 0.910 | 0.500 | 0.836 | 0.932 |" in text
@@ -119,6 +120,10 @@ def test_table1_stage(stage_run, tiny_params, tmp_path):
     row = df.set_index("key").loc["LightGBM"]
     assert row["rmse"] == pytest.approx(lgbm["test"]["rmse"], rel=1e-5)
     assert row["paper_rmse"] == 1.108
+    # headline: the lowest-RMSE baseline that ran, with its own numbers
+    best = df[(df.key != "Ours") & df.rmse.notna()].sort_values("rmse").iloc[0]
+    head = read_json(tmp_path / "h.json")["best_baseline"]
+    assert head["model"] == best["key"] and head["rmse"] == pytest.approx(best["rmse"], rel=1e-5)
 
 
 def test_shap_for_chosen_periods_and_config_errors(tabular_dataset):

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np
+import pandas as pd
 import pytest
+
+from stcg.train.metrics import grouped_metrics, lat_band_labels
 
 from .helpers import load_stage, write_fake_bundle
 
@@ -111,13 +114,28 @@ def test_figures_stage(tiny_dataset, perfect, tmp_path):
         (curves / f"{name}.tsv").write_text(
             f"step\t{name}\n" + "".join(f"{i}\t{1.0 / (i + 1)}\n" for i in range(4)))
     out = tmp_path / "fig"
+    pred = pd.read_parquet(perfect["predictions"])
+    y, yhat = pred["gpp"].to_numpy(), pred["gpp_pred"].to_numpy()
+    stcg = {"by_lat_band": grouped_metrics(y, yhat, lat_band_labels(pred["lat"].to_numpy(), 30.0)),
+            "by_land_cover": grouped_metrics(y, yhat, pred["land_cover"].astype(str).to_numpy())}
+    (tmp_path / "stcg.json").write_text(json.dumps(stcg))
     main(["--data", str(tiny_dataset), "--predictions", str(perfect["predictions"]),
           "--model", str(perfect["model"]), "--curves", str(tmp_path / "curves"),
           "--inputs", str(REPO / "data"), "--fig4", str(out / "fig4.png"),
           "--fig5", str(out / "fig5.png"), "--fig-curves", str(out / "curves.png"),
+          "--stcg", str(tmp_path / "stcg.json"), "--error-maps", str(out / "errors.png"),
+          "--hexbin", str(out / "hexbin.png"), "--by-group", str(out / "groups.png"),
+          "--csv-lat-band", str(out / "band.csv"), "--csv-land-cover", str(out / "lc.csv"),
           "--params", str(PARAMS)])
-    for name in ("fig4.png", "fig5.png", "curves.png"):
+    for name in ("fig4.png", "fig5.png", "curves.png", "errors.png", "hexbin.png", "groups.png"):
         _not_constant(out / name)
+    # the bar-plot CSVs hold train_stcg's numbers, south to north
+    band = pd.read_csv(out / "band.csv")
+    assert list(band.group) == sorted(stcg["by_lat_band"], key=lambda g: float(g.split("_")[0]))
+    for g, r in zip(band.group, band.rmse, strict=True):
+        assert r == pytest.approx(stcg["by_lat_band"][g]["rmse"], rel=1e-5)
+    lc = pd.read_csv(out / "lc.csv")
+    assert set(lc.group.astype(str)) == set(stcg["by_land_cover"]) and lc.n.sum() == len(pred)
 
 
 def test_figure4_on_the_simulator_regions(tiny_dataset, perfect):

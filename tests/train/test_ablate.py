@@ -44,8 +44,11 @@ def test_ablate_and_fewshot_stcg_params_load_on_every_profile(tmp_path) -> None:
         base = load_section(TrainStcgConfig, "train_stcg", p)
         load_section(FewshotStcgConfig, "fewshot_stcg", p)
         assert list(ab.variants)[0] == "full"
+        # the ablations' own reference is, as committed, the main model
+        assert ab.model == base.model and ab.window == base.window, profile
+        assert variant_config(ab.variants["full"], ab).model == base.model
         for name, var in ab.variants.items():
-            cfg = variant_config(base, var, ab)
+            cfg = variant_config(var, ab)
             assert cfg.optim == ab.optim and cfg.seed == ab.seed, name
             if var.clusters is not None:
                 assert var.clusters < load_section(BuildGraphConfig, "build_graph", p).clusters
@@ -59,24 +62,24 @@ def test_ablate_and_fewshot_stcg_params_load_on_every_profile(tmp_path) -> None:
 
 
 def test_variant_overrides_apply_and_bad_ones_are_named() -> None:
-    base = from_dict(TrainStcgConfig, {"seed": 3, "window": 8, "model": {"d_model": 16,
-                     "heads": 2}, "optim": {"epochs": 10, "batch_size": 256}})
-    ab = from_dict(AblateConfig, {"optim": {"epochs": 1, "batch_size": 32}, "seed": 7,
+    ref = {"window": 8, "model": {"d_model": 16, "heads": 2}}
+    ab = from_dict(AblateConfig, {"optim": {"epochs": 1, "batch_size": 32}, "seed": 7, **ref,
                                   "variants": {"full": {}, "x": {"model": {"gcn": False},
                                                                  "window": 2}}})
-    cfg = variant_config(base, ab.variants["x"], ab)
+    cfg = variant_config(ab.variants["x"], ab)
     assert cfg.model.gcn is False and cfg.model.d_model == 16 and cfg.window == 2
     assert cfg.optim.epochs == 1 and cfg.seed == 7 and cfg.monitor_samples == 0
-    assert variant_config(base, ab.variants["full"], ab).model == base.model
+    full = variant_config(ab.variants["full"], ab)
+    assert full.model == ab.model and full.model.gcn is True and full.window == 8
     with pytest.raises(ConfigError, match="gcnn"):
-        from_dict(AblateConfig, {"optim": {"epochs": 1, "batch_size": 1},
+        from_dict(AblateConfig, {"optim": {"epochs": 1, "batch_size": 1}, **ref,
                                  "variants": {"full": {}, "x": {"model": {"gcnn": False}}}},
                   where="ablate")
     with pytest.raises(ConfigError, match="full"):
-        from_dict(AblateConfig, {"optim": {"epochs": 1, "batch_size": 1},
+        from_dict(AblateConfig, {"optim": {"epochs": 1, "batch_size": 1}, **ref,
                                  "variants": {"x": {"window": 2}}}, where="ablate")
     with pytest.raises(ConfigError, match="window"):
-        from_dict(AblateConfig, {"optim": {"epochs": 1, "batch_size": 1},
+        from_dict(AblateConfig, {"optim": {"epochs": 1, "batch_size": 1}, **ref,
                                  "variants": {"full": {}, "x": {"window": 50}}}, where="ablate")
     assert describe(AblationVariant(model={"gcn": False})) == "model.gcn=false"
     assert describe(AblationVariant(clusters=10, window=2)) == "window=2, clusters=10"
@@ -105,7 +108,8 @@ def test_stages_on_the_toy_dataset(toy_data, toy_graph, tmp_path) -> None:
                        "model": {"d_model": 8, "heads": 2, "encoder_blocks": 1,
                                  "decoder_layers": 1},
                        "optim": {"epochs": 9, "batch_size": 64}},
-        "ablate": {"seed": 0, "eval_samples": 300,
+        "ablate": {"seed": 0, "eval_samples": 300, "window": 4, "device": "cpu",
+                   "model": {"d_model": 8, "heads": 2, "encoder_blocks": 1, "decoder_layers": 1},
                    "optim": {"epochs": 1, "batch_size": 64, "samples_per_epoch": 256},
                    "variants": {"full": {}, "no_condition": {"model": {"condition": False}},
                                 "k4": {"clusters": 4}}},
@@ -128,7 +132,11 @@ def test_stages_on_the_toy_dataset(toy_data, toy_graph, tmp_path) -> None:
                                "--params", str(pfile)])
     _stage("ablate_table").main(["--metrics-dir", str(tmp_path / "m"), "--out",
                                  str(tmp_path / "ab.md"), "--csv", str(tmp_path / "ab.csv"),
-                                 "--params", str(pfile)])
+                                 "--headline", str(tmp_path / "h.json"), "--params", str(pfile)])
     df = pd.read_csv(tmp_path / "ab.csv")
     assert df.rmse.notna().all() and len(df) == 3
+    head = json.loads((tmp_path / "h.json").read_text())
+    assert head["full"]["rmse"] == pytest.approx(m["full"]["test"]["rmse"], rel=1e-5)
+    assert head["delta_rmse"]["k4"] == pytest.approx(
+        m["k4"]["test"]["rmse"] - m["full"]["test"]["rmse"], abs=1e-5)
     assert "1 epochs x 256 samples" in (tmp_path / "ab.md").read_text()

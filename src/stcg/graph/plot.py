@@ -1,8 +1,10 @@
 """Globe figure of the conditional graph: orthographic views drawn with plain numpy + matplotlib.
 
 Land cells are coloured by their node, nodes are black dots, edges are great-circle arcs (red
-where they cross the dateline).  No cartopy: the orthographic projection is a few lines
-(Snyder 1987, eqs. 20-3 / 20-4), and points on the far hemisphere are hidden.
+where they cross the dateline), over coastlines (the 0.5 contour of a land mask,
+:func:`stcg.report.maps.land_outline`: no download needed).  No cartopy: the orthographic
+projection is a few lines (Snyder 1987, eqs. 20-3 / 20-4), and points on the far hemisphere
+are hidden.
 """
 
 from __future__ import annotations
@@ -56,8 +58,26 @@ def great_circle(a: np.ndarray, b: np.ndarray, n: int = 16) -> np.ndarray:
     return np.where(so < 1e-9, lin, pts)
 
 
-def plot_globe(graph: Graph, path: str | Path, title: str | None = None) -> None:
-    """Write the 2x2 orthographic globe figure as PNG (atomically)."""
+def project_lines(lines: list[np.ndarray], lon0: float, lat0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Orthographic ``(x, y)`` of (lon, lat) polylines joined into one NaN-separated line; points
+    on the far hemisphere are NaN (so a line leaving the visible side is cut there)."""
+    if not lines:
+        return np.array([]), np.array([])
+    sep = np.array([[np.nan, np.nan]])
+    pts = np.concatenate([p for seg in lines for p in (np.asarray(seg, dtype=np.float64), sep)])
+    x, y, v = orthographic(pts[:, 0], pts[:, 1], lon0, lat0)
+    v &= np.isfinite(pts[:, 0])
+    return np.where(v, x, np.nan), np.where(v, y, np.nan)
+
+
+def plot_globe(graph: Graph, path: str | Path, title: str | None = None,
+               coastlines: list[np.ndarray] | None = None) -> None:
+    """Write the 2x2 orthographic globe figure as PNG (atomically).
+
+    Args:
+        coastlines: (lon, lat) polylines drawn under the cells (e.g.
+            :func:`stcg.report.maps.land_outline`); None draws none.
+    """
     fig, axes = plt.subplots(2, 2, figsize=(10, 10))
     rng = np.random.default_rng(0)
     palette = plt.get_cmap("tab20")(np.arange(20))
@@ -78,6 +98,9 @@ def plot_globe(graph: Graph, path: str | Path, title: str | None = None) -> None
         for glat in range(-60, 90, 30):
             x, y, v = orthographic(np.linspace(-180, 180, 361), np.full(361, float(glat)), lon0, lat0)
             ax.plot(np.where(v, x, np.nan), np.where(v, y, np.nan), color="0.85", lw=0.4)
+        if coastlines:
+            cx, cy = project_lines(coastlines, lon0, lat0)
+            ax.plot(cx, cy, color="0.45", lw=0.35, zorder=0.5)
         x, y, v = orthographic(graph.cell_lon, graph.cell_lat, lon0, lat0)
         ax.scatter(x[v], y[v], s=3, c=node_color[graph.cell_node[v]], lw=0, zorder=1)
         ex, ey, ev = orthographic(arc_lon, arc_lat, lon0, lat0)

@@ -81,6 +81,32 @@ def cells_mask(lon: np.ndarray, lat: np.ndarray, resolution: float) -> np.ndarra
     return out.reshape(n_lat, n_lon)
 
 
+def lon_label(x: float, _pos=None) -> str:
+    """``60°W``, ``0°``, ``120°E``, ``180°`` (a tick label)."""
+    x = (x + 180.0) % 360.0 - 180.0 if abs(x) != 180 else 180.0
+    if x == 0 or abs(x) == 180:
+        return f"{abs(x):g}°"
+    return f"{abs(x):g}°{'E' if x > 0 else 'W'}"
+
+
+def lat_label(y: float, _pos=None) -> str:
+    """``30°S``, ``0°``, ``60°N`` (a tick label)."""
+    if y == 0:
+        return "0°"
+    return f"{abs(y):g}°{'N' if y > 0 else 'S'}"
+
+
+def degree_ticks(ax, lon_step: float = 60.0, lat_step: float = 30.0) -> None:
+    """Longitude / latitude ticks every ``lon_step`` / ``lat_step`` degrees, labelled in
+    degrees E/W and N/S."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_xticks(np.arange(-180, 180 + lon_step / 2, lon_step))
+    ax.set_yticks(np.arange(LAT_MIN, 90 + lat_step / 2, lat_step))
+    ax.xaxis.set_major_formatter(FuncFormatter(lon_label))
+    ax.yaxis.set_major_formatter(FuncFormatter(lat_label))
+
+
 def draw_map(ax, grid: Grid, image: np.ndarray, outline: list[np.ndarray], **imshow_kw):
     """``imshow`` of a grid image on an equirectangular lon/lat axis with the land outline.
 
@@ -94,8 +120,7 @@ def draw_map(ax, grid: Grid, image: np.ndarray, outline: list[np.ndarray], **ims
     ax.add_collection(LineCollection(outline, colors="0.25", linewidths=0.4))
     ax.set_xlim(-180, 180)
     ax.set_ylim(LAT_MIN, 90)
-    ax.set_xticks(np.arange(-180, 181, 60))
-    ax.set_yticks(np.arange(-60, 91, 30))
+    degree_ticks(ax)
     ax.tick_params(labelsize=7)
     ax.set_facecolor("white")
     return im

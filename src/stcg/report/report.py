@@ -41,6 +41,17 @@ def figure_captions(regions: int = 6, weeks: Sequence[int] = (1, 10, 20, 30),
                                 "TreeSHAP.",
         "training_curves": "STCG training curves (DVCLive; `dvc plots diff` compares them "
                            "across commits).",
+        "error_maps": "STCG test-year RMSE (top) and bias (bottom, predicted - observed) per "
+                      "grid cell: dark top-map cells are where the model errs most, and red or "
+                      "blue regions in the bottom map are systematic over- or underestimates "
+                      "rather than noise.",
+        "obs_vs_pred": "Observed vs predicted GPP of every test sample (hexbin, log counts): "
+                       "points along the red 1:1 line are right; a fan below it at high "
+                       "observed GPP means the peaks of the growing season are underestimated.",
+        "rmse_by_group": "Test RMSE by latitude band and by IGBP land cover (the numbers of "
+                         "`reports/metrics/stcg.json`; grey: the per-cell climatology): where "
+                         "a blue bar is not below its grey one, the model adds nothing over the "
+                         "seasonal cycle for that group.",
     }
 
 
@@ -208,8 +219,9 @@ def render_report(inp: ReportInputs) -> str:
                    " (`dvc plots show` / `dvc plots diff` draw it).\n")
 
     out += ["## 4. Ablations", ""]
-    out.append(inp.ablations or "Not run (the ablation stage writes `reports/tables/ablations.md`"
-               " and `reports/metrics/ablations/<variant>.json`).\n")
+    out.append(inp.ablations or "Not run (`./run ablate`: the pipeline `ablations/dvc.yaml` "
+               "writes `reports/tables/ablations.md` and `reports/metrics/ablations/<variant>.json`"
+               ").\n")
 
     out += ["## 5. Figures", ""]
     for stem, rel in inp.figures:

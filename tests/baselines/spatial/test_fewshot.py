@@ -203,10 +203,14 @@ def test_stages_end_to_end_on_the_tiny_profile(tiny_dataset, tmp_path):
     tables = tmp_path / "tables"
     _stage("fewshot_tables").main(["--data", str(data), "--metrics-dir", str(m), "--targets",
                                    str(REPO / "reports" / "paper_targets.yaml"),
-                                   "--out-dir", str(tables), "--params", str(pf)])
+                                   "--out-dir", str(tables), "--headline",
+                                   str(tables / "head.json"), "--params", str(pf)])
     md2 = (tables / "table2.md").read_text()
     assert "GTNNWR" in md2 and "n/a (paper 0.779 / 0.91)" in md2
     assert pd.read_csv(tables / "table3.csv").shape == (10, 4)
+    t2 = pd.read_csv(tables / "table2.csv")
+    head = json.loads((tables / "head.json").read_text())["rmse_mean_over_weeks"]
+    assert head["gtwr"] == pytest.approx(t2[t2.method == "gtwr"].rmse.mean(), rel=1e-5)
 
 
 @pytest.mark.parametrize(("profile", "n_cells", "workers"),

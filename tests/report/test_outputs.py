@@ -206,7 +206,7 @@ def test_only_headline_files_are_metrics_and_they_are_few():
         return sum(leaves(v) if isinstance(v, dict) else 1 for v in d.values())
 
     n = sum(leaves(h) for h in heads.values())
-    assert 20 <= n <= 35, n   # `dvc metrics diff` fits in 40 rows
+    assert 20 <= n <= 40, n   # `dvc metrics diff` fits in about 40 rows
 
 
 def test_main_pipeline_leaves_the_ablations_alone():

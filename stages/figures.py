@@ -7,9 +7,9 @@ for ``w_j z_j``) and the DVCLive folder of ``train_stcg``; writes the three PNGs
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from stcg import stage
 from stcg.config import FiguresConfig, load_section
 from stcg.data.dataset import read_meta
 from stcg.report.attributions import load_attributions
@@ -25,7 +25,7 @@ from stcg.report.maps import Grid, land_outline
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, load ``figures`` params, draw and write the figures."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = stage.parser(__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True, help="dataset directory (build_data)")
     ap.add_argument("--predictions", type=Path, required=True, help="train_stcg predictions.parquet")
     ap.add_argument("--model", type=Path, required=True, help="train_stcg model.pt")
@@ -36,7 +36,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--fig4", type=Path, required=True, help="Figure 4 PNG to write")
     ap.add_argument("--fig5", type=Path, required=True, help="Figure 5 PNG to write")
     ap.add_argument("--fig-curves", type=Path, required=True, help="training curves PNG to write")
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(FiguresConfig, "figures", args.params)
 
@@ -53,4 +52,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

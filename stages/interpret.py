@@ -9,11 +9,11 @@ scores.  Params: section ``interpret`` (:class:`stcg.config.InterpretConfig`).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
 
+from stcg import stage
 from stcg.config import InterpretConfig, load_section
 from stcg.data.dataset import read_meta
 from stcg.io import write_json
@@ -27,7 +27,7 @@ DEFAULT_FACTORS = ("temperature", "water", "light")
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, load ``interpret`` params, score, write the JSON and the maps."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = stage.parser(__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True, help="dataset directory (build_data)")
     ap.add_argument("--predictions", type=Path, required=True, help="train_stcg predictions.parquet")
     ap.add_argument("--model", type=Path, required=True, help="train_stcg model.pt")
@@ -37,7 +37,6 @@ def main(argv: list[str] | None = None) -> None:
                     help="raw inputs folder (data/) for the GLDAS land outline; optional")
     ap.add_argument("--metrics", type=Path, required=True, help="interpretability JSON to write")
     ap.add_argument("--figure", type=Path, required=True, help="limiting-factor maps PNG to write")
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(InterpretConfig, "interpret", args.params)
 
@@ -91,4 +90,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

@@ -6,22 +6,20 @@ a resumable checkpoint.  Params: section ``train_stcg`` (:class:`stcg.config.Tra
 
 from __future__ import annotations
 
-import argparse
-
+from stcg import stage
 from stcg.config import TrainStcgConfig, load_section
 from stcg.train.run import train_stcg
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, load ``train_stcg`` params and run :func:`stcg.train.run.train_stcg`."""
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = stage.parser(__doc__)
     ap.add_argument("--data", required=True, help="dataset directory (stage build_data)")
     ap.add_argument("--graph", required=True, help="graph .npz (stage build_graph)")
     ap.add_argument("--out", required=True, help="output directory (model.pt, predictions)")
     ap.add_argument("--checkpoint", required=True, help="checkpoint file (resumed if present)")
     ap.add_argument("--metrics", required=True, help="metrics JSON to write")
     ap.add_argument("--plots", required=True, help="DVCLive directory")
-    ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args(argv)
     cfg = load_section(TrainStcgConfig, "train_stcg", args.params)
     report = train_stcg(
@@ -32,4 +30,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

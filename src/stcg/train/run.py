@@ -36,7 +36,6 @@ from stcg.train.data import DeviceData, FeatureStats, feature_stats, sample_indi
 from stcg.train.loop import EpochLogger, code_fingerprint, fingerprint, fit, predict, resolve_device
 from stcg.train.metrics import climatology_table, evaluation_report
 
-
 COST_KEYS: tuple[str, ...] = ("samples_per_s",)
 """Epoch-record keys that measure the machine, not the model (written to ``cost.json``)."""
 

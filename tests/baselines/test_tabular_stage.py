@@ -14,6 +14,7 @@ from stcg.baselines.tabular.registry import build_model
 from stcg.config import TrainTabularConfig, from_dict, resolve_profile
 from stcg.data.dataset import load_dense, read_meta
 from stcg.data.splits import test_rows
+from stcg.errors import StcgError
 from stcg.io import read_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -95,7 +96,7 @@ def test_lightgbm_writes_treeshap_that_sums_to_its_predictions(stage_run):
 
 
 def test_unknown_model_fails_and_writes_nothing(tabular_dataset, tiny_params, tmp_path):
-    with pytest.raises(SystemExit, match="'Nope' is not in"):
+    with pytest.raises(StcgError, match="'Nope' is not in"):
         _stage("train_tabular").main([
             "--model", "Nope", "--data", str(tabular_dataset), "--out", str(tmp_path / "o"),
             "--metrics", str(tmp_path / "m.json"), "--params", str(tiny_params)])

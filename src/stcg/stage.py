@@ -51,6 +51,9 @@ def one_line(exc: BaseException) -> str:
     msg = " ".join(str(exc).split())
     if isinstance(exc, OSError) and exc.filename is not None and str(exc.filename) not in msg:
         msg = f"{exc.filename}: {msg}"
+    if isinstance(exc, FileNotFoundError) and " " not in msg.strip():  # a bare path
+        msg = (f"{msg}: no such file or directory (run the stage that writes it, "
+               "e.g. `dvc repro`)")
     return msg or type(exc).__name__
 
 

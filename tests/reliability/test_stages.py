@@ -88,3 +88,12 @@ def test_unknown_variant_is_one_line(tmp_path, capsys, monkeypatch) -> None:
     assert code == 1
     assert err.startswith("ablate: error: --variant 'no_such': not in ablate.variants [")
     assert err.rstrip().endswith("add it to params.yaml or pick one of those")
+
+
+def test_one_line_messages() -> None:
+    assert stage.one_line(FileNotFoundError("/x/cells.parquet")) == (
+        "/x/cells.parquet: no such file or directory (run the stage that writes it, "
+        "e.g. `dvc repro`)")
+    assert stage.one_line(FileNotFoundError(2, "No such file or directory", "/x/a")) == (
+        "/x/a: [Errno 2] No such file or directory: '/x/a'")
+    assert stage.one_line(ValueError("two\nlines")) == "two lines"

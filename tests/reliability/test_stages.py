@@ -95,5 +95,5 @@ def test_one_line_messages() -> None:
         "/x/cells.parquet: no such file or directory (run the stage that writes it, "
         "e.g. `dvc repro`)")
     assert stage.one_line(FileNotFoundError(2, "No such file or directory", "/x/a")) == (
-        "/x/a: [Errno 2] No such file or directory: '/x/a'")
+        "[Errno 2] No such file or directory: '/x/a'")
     assert stage.one_line(ValueError("two\nlines")) == "two lines"

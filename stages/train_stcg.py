@@ -20,10 +20,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--checkpoint", required=True, help="checkpoint file (resumed if present)")
     ap.add_argument("--metrics", required=True, help="metrics JSON to write")
     ap.add_argument("--plots", required=True, help="DVCLive directory")
+    ap.add_argument("--cost", help="JSON of timings to write (not a DVC output; no stage reads it)")
     args = ap.parse_args(argv)
     cfg = load_section(TrainStcgConfig, "train_stcg", args.params)
     report = train_stcg(
-        args.data, args.graph, cfg, args.out, args.checkpoint, args.metrics, args.plots
+        args.data, args.graph, cfg, args.out, args.checkpoint, args.metrics, args.plots,
+        cost_path=args.cost,
     )
     t, c = report["test"], report["climatology"]["test"]
     print(f"test RMSE {t['rmse']:.4f} R2 {t['r2']:.4f} | climatology RMSE {c['rmse']:.4f}")

@@ -5,9 +5,9 @@ One DVC matrix entry per model (``--model``).  Writes the output directory atomi
     <out>/predictions.parquet   cell_id, lon, lat, year, period, land_cover, gpp, pred
     <out>/shap.parquet          LightGBM TreeSHAP of the test rows (models with ``shap: true``)
     <out>/info.json             model kind, source of its defaults, features, fit decisions
-    <out>/cost.json             fit / predict seconds and memory (they differ between reruns)
 
-and the metrics JSON (RMSE, MAE, R2) for ``dvc metrics``.
+the metrics JSON (RMSE, MAE, R2) for ``dvc metrics``, and with ``--cost`` the fit / predict
+seconds and memory (they change on every rerun: not a DVC output, read by no stage).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", type=Path, required=True, help="dataset directory (build_data)")
     ap.add_argument("--out", type=Path, required=True, help="output directory to write")
     ap.add_argument("--metrics", type=Path, required=True, help="metrics JSON to write")
+    ap.add_argument("--cost", type=Path, help="JSON of timings and memory to write")
     args = ap.parse_args(argv)
     cfg = load_section(TrainTabularConfig, "train_tabular", args.params)
     if args.model not in cfg.models:
@@ -54,8 +55,10 @@ def main(argv: list[str] | None = None) -> None:
         if res.contributions is not None:
             write_parquet(res.contributions, tmp / "shap.parquet")
         write_json(tmp / "info.json", res.info)
-        write_json(tmp / "cost.json", res.metrics.pop("cost"))
+    cost = res.metrics.pop("cost")
     write_json(args.metrics, res.metrics)
+    if args.cost is not None:
+        write_json(args.cost, cost)
 
 
 if __name__ == "__main__":

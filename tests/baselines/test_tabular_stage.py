@@ -44,7 +44,8 @@ def stage_run(tabular_dataset, tiny_params, tmp_path_factory) -> Path:
     st = _stage("train_tabular")
     for m in RUN:
         st.main(["--model", m, "--data", str(tabular_dataset), "--out", str(root / "out" / m),
-                 "--metrics", str(root / "metrics" / f"{m}.json"), "--params", str(tiny_params)])
+                 "--metrics", str(root / "metrics" / f"{m}.json"), "--params", str(tiny_params),
+                 "--cost", str(root / "cost" / f"{m}.json")])
     return root
 
 
@@ -75,7 +76,7 @@ def test_predictions_cover_exactly_the_test_rows(model, stage_run, tabular_datas
     assert metrics["test"]["mae"] == pytest.approx(np.mean(np.abs(err)), rel=1e-4)
     assert metrics["test"]["n"] == len(rows)
     assert "cost" not in metrics  # timings differ between reruns: kept out of the metrics
-    cost = read_json(stage_run / "out" / model / "cost.json")
+    cost = read_json(stage_run / "cost" / f"{model}.json")
     for key in ("fit_seconds", "predict_seconds", "peak_rss_mb", "fit_rss_delta_mb"):
         assert cost[key] >= 0
     assert metrics["test"]["r2"] > 0.3  # all four learn the synthetic GPP

@@ -185,3 +185,25 @@ def _cfg():
     from stcg.config import TrainStcgConfig
 
     return TrainStcgConfig(seed=0, window=4, model=SMALL, optim=OPTIM, device="cpu")
+
+
+def test_timings_stay_out_of_the_outputs(toy_data, toy_graph, tmp_path) -> None:
+    from stcg.io import read_json
+    from stcg.train.run import train_stcg
+
+    cfg = _cfg()
+    outs = []
+    for run in ("a", "b"):
+        d = tmp_path / run
+        train_stcg(toy_data, toy_graph, cfg, d / "out", d / "ckpt.pt", d / "m.json", d / "plots",
+                   progress=False, cost_path=d / "cost.json")
+        outs.append(d)
+    cost = read_json(outs[0] / "cost.json")
+    assert [e["epoch"] for e in cost["epochs"]] == [1, 2]
+    assert all(e["samples_per_s"] > 0 for e in cost["epochs"])
+    for a in sorted(p for p in outs[0].rglob("*") if p.is_file()):
+        rel = a.relative_to(outs[0])
+        if rel.name in ("cost.json", "ckpt.pt"):  # the checkpoint's history keeps samples/s
+            continue
+        assert "samples_per_s" not in rel.name
+        assert a.read_bytes() == (outs[1] / rel).read_bytes(), rel

@@ -7,8 +7,9 @@ Outputs (paths from the stage's command line):
   ``gpp_interp``, ``gpp_climatology``, ``w_intercept`` and ``w_<feature>`` (interpretable weights);
 * ``<metrics>``: :func:`stcg.train.metrics.evaluation_report` as JSON;
 * ``<plots>/``: DVCLive curves (one step per epoch; no timings, so a rerun gives the same bytes);
-* ``<out>/cost.json``: samples per second of every epoch (machine-dependent, so kept out of the
-  metrics, the curves and the report);
+* ``<cost>`` (optional): samples per second of every epoch, the device and thread count.  These
+  are machine facts, not results: they change on every rerun, so they stay out of the metrics,
+  the curves, ``<out>`` (a DVC output) and the report, in a file no stage reads;
 * ``<checkpoint>``: the last epoch's checkpoint (a persistent DVC output, so a re-run after a
   crash resumes; see :mod:`stcg.train.loop`).
 """
@@ -187,6 +188,7 @@ def train_stcg(
     plots_dir: str | Path | None,
     on_epoch_end: Callable[[int], None] | None = None,
     progress: bool | None = None,
+    cost_path: str | Path | None = None,
 ) -> dict:
     """Train and evaluate the STCG model (see module docstring for the outputs).
 
@@ -232,11 +234,12 @@ def train_stcg(
     frame = prediction_frame(dense, test_np, pred, clim)
     with atomic_path(out_dir / "predictions.parquet") as tmp:
         write_parquet(frame, tmp)
-    write_json(out_dir / "cost.json", {
-        "device": device.type, "threads": torch.get_num_threads(),
-        "epochs": [{"epoch": r["epoch"], **{k: r[k] for k in COST_KEYS if k in r}}
-                   for r in history],
-    })
+    if cost_path is not None:
+        write_json(cost_path, {
+            "device": device.type, "threads": torch.get_num_threads(),
+            "epochs": [{"epoch": r["epoch"], **{k: r[k] for k in COST_KEYS if k in r}}
+                       for r in history],
+        })
     write_json(metrics_path, report)
     return report
 

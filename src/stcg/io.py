@@ -147,7 +147,7 @@ def load_torch(path: str | Path, what: str, fix: str) -> Any:
     Args:
         path: the file.
         what: what the file should be, for the message ("model file", "checkpoint").
-        fix: how to get a good one, for the message.
+        fix: how to get a good one, for the message ("": nothing added).
 
     Raises:
         StcgError: the file is missing, not a file, empty, truncated, not a torch archive, or
@@ -186,4 +186,4 @@ def load_torch(path: str | Path, what: str, fix: str) -> Any:
                        "safe loader refuses"
             reason = text
     raise StcgError(f"{path}: cannot read this {what}: {reason}; it is truncated, corrupt or "
-                    f"not a {what}; {fix}")
+                    f"not a {what}" + (f"; {fix}" if fix else ""))

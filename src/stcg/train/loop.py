@@ -131,7 +131,7 @@ def load_checkpoint(path: str | Path, fp: str, epochs: int | None = None) -> dic
     if not path.exists():
         return None
     try:
-        state = load_torch(path, "checkpoint", "it is moved aside")
+        state = load_torch(path, "checkpoint", "")
     except StcgError as exc:
         dest = move_aside(path)
         warnings.warn(f"{exc}; moved to {dest}, training from scratch", stacklevel=2)

@@ -50,6 +50,10 @@ from stcg.train.data import DeviceData
 
 CKPT_FORMAT = "stcg-checkpoint-v1"
 
+TIMING_KEYS: tuple[str, ...] = ("samples_per_s",)
+"""Epoch-record keys that measure the machine, not the run: never stored in a checkpoint, so the
+same run gives the same checkpoint bytes."""
+
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` -> CUDA if available else CPU; ``cuda`` fails clearly without a GPU."""
@@ -283,7 +287,8 @@ def fit(
                     "epoch": epoch + 1,
                     "model": model.state_dict(),
                     "optim": opt.state_dict(),
-                    "history": history,
+                    "history": [{k: v for k, v in r.items() if k not in TIMING_KEYS}
+                                for r in history],
                 },
             )
         if on_epoch_end is not None:

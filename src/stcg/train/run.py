@@ -34,11 +34,20 @@ from stcg.io import atomic_path, write_json
 from stcg.model.stcg import STCGModel
 from stcg.train.bundle import graph_tensors, make_bundle, save_bundle
 from stcg.train.data import DeviceData, FeatureStats, feature_stats, sample_indices, to_device
-from stcg.train.loop import EpochLogger, code_fingerprint, fingerprint, fit, predict, resolve_device
+from stcg.train.loop import (
+    TIMING_KEYS,
+    EpochLogger,
+    code_fingerprint,
+    fingerprint,
+    fit,
+    predict,
+    resolve_device,
+)
 from stcg.train.metrics import climatology_table, evaluation_report
 
-COST_KEYS: tuple[str, ...] = ("samples_per_s",)
-"""Epoch-record keys that measure the machine, not the model (written to ``cost.json``)."""
+COST_KEYS: tuple[str, ...] = TIMING_KEYS
+"""Epoch-record keys that measure the machine, not the model (written to ``cost.json``; epochs
+resumed from a checkpoint have none)."""
 
 
 class LiveLogger(EpochLogger):

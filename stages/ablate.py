@@ -1,31 +1,33 @@
 """Stage ``ablate@<variant>``: train one ablation of the STCG model, score it on the test subset.
 
 Params: ``ablate`` (:class:`stcg.config.AblateConfig`; the reference model, the variant's
-overrides, the shared budget) and ``build_graph`` (rebuilt for a cluster-count variant).  See :mod:`stcg.train.ablate`.
+overrides, the shared budget) and ``build_graph`` (rebuilt for a cluster-count variant).  See
+:mod:`stcg.train.ablate`.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from stcg import stage
 from stcg.config import AblateConfig, BuildGraphConfig, load_section
+from stcg.errors import StcgError
 from stcg.io import write_json
 from stcg.train.ablate import run_variant, variant_config, variant_graph
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, train the variant, write its metrics JSON."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = stage.parser(__doc__.splitlines()[0])
     ap.add_argument("--variant", required=True, help="a key of ablate.variants")
     ap.add_argument("--data", required=True, help="dataset directory (stage build_data)")
     ap.add_argument("--graph", required=True, help="graph .npz (stage build_graph)")
     ap.add_argument("--metrics", required=True, help="metrics JSON to write")
-    ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args(argv)
     ab = load_section(AblateConfig, "ablate", args.params)
     if args.variant not in ab.variants:
-        sys.exit(f"--variant {args.variant!r}: not in ablate.variants {sorted(ab.variants)}")
+        raise StcgError(f"--variant {args.variant!r}: not in ablate.variants {sorted(ab.variants)}; "
+                        "add it to params.yaml or pick one of those")
     variant = ab.variants[args.variant]
     cfg = variant_config(variant, ab)
     progress = sys.stderr.isatty()
@@ -39,4 +41,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from stcg import stage
 from stcg.config import AblateConfig, load_section
 from stcg.io import atomic_path, write_json, write_text
 from stcg.report.ablations import ablation_table
@@ -13,13 +13,12 @@ from stcg.report.headline import ablations_headline
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, collect the variants' metrics, write the table."""
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = stage.parser(__doc__)
     ap.add_argument("--metrics-dir", type=Path, required=True, help="ablate@* metrics directory")
     ap.add_argument("--out", type=Path, required=True, help="markdown table to write (.md)")
     ap.add_argument("--csv", type=Path, required=True, help="CSV table to write")
     ap.add_argument("--headline", type=Path, default=None,
                     help="headline metrics JSON to write (reference RMSE, deltas; optional)")
-    ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args(argv)
     ab = load_section(AblateConfig, "ablate", args.params)
     o = ab.optim
@@ -35,4 +34,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

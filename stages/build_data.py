@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
 from tqdm import tqdm
 
+from stcg import stage
 from stcg.config import BuildDataConfig, load_section
 from stcg.data.card import data_card
 from stcg.data.dataset import read_meta
+from stcg.errors import StcgError
 from stcg.io import write_json
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, build the dataset, write the data card."""
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = stage.parser(__doc__)
     ap.add_argument("--data", type=Path, required=True, help="raw-input directory (data/)")
     ap.add_argument("--out", type=Path, required=True, help="dataset directory to write")
     ap.add_argument("--card", type=Path, required=True, help="data card JSON to write")
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(BuildDataConfig, "build_data", args.params)
 
@@ -30,8 +29,8 @@ def main(argv: list[str] | None = None) -> None:
 
         problems = check_inputs(args.data)
         if problems:
-            sys.exit("build_data: the raw inputs are incomplete; run `stcg inputs fetch` "
-                     "(or `dvc pull data.dvc`):\n  " + "\n  ".join(problems))
+            raise StcgError(f"{args.data}: the raw inputs are incomplete ({'; '.join(problems)}); "
+                            "run `stcg inputs fetch` (or `dvc pull data.dvc`)")
         bar = tqdm(total=None, desc="build_data: simulating chunks", unit="chunk")
 
         def progress(done: int, total: int) -> None:
@@ -50,4 +49,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

@@ -6,22 +6,21 @@ over the training years, an 80/20 cell split (see stcg.baselines.spatial.fewshot
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import asdict
 from pathlib import Path
 
 from tqdm import tqdm
 
+from stcg import stage
 from stcg.baselines.spatial.fewshot import build_fewshot, write_fewshot
 from stcg.config import BuildFewshotConfig, load_section
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, build and write the few-shot dataset."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = stage.parser(__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True, help="Climate2GPP dataset (build_data)")
     ap.add_argument("--out", type=Path, required=True, help="few-shot dataset directory to write")
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(BuildFewshotConfig, "build_fewshot", args.params)
     bar = tqdm(desc="build_fewshot: climatology", unit="year")
@@ -42,4 +41,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

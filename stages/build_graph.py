@@ -6,9 +6,9 @@ globe figure.  Params: section ``build_graph`` (:class:`stcg.config.BuildGraphCo
 
 from __future__ import annotations
 
-import argparse
 import sys
 
+from stcg import stage
 from stcg.config import BuildGraphConfig, load_section
 from stcg.data.dataset import read_cells, read_meta
 from stcg.graph.build import build_graph, graph_metrics, save_graph
@@ -19,14 +19,13 @@ from stcg.report.maps import land_outline
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, load ``build_graph`` params, build and write the graph."""
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = stage.parser(__doc__)
     ap.add_argument("--data", required=True, help="dataset directory (stage build_data)")
     ap.add_argument("--out", required=True, help="graph .npz to write")
     ap.add_argument("--metrics", required=True, help="graph metrics JSON to write")
     ap.add_argument("--figure", required=True, help="globe PNG to write")
     ap.add_argument("--inputs", default=None,
                     help="raw inputs folder (data/) for the GLDAS coastlines of the globe; optional")
-    ap.add_argument("--params", default="params.yaml")
     args = ap.parse_args(argv)
     cfg = load_section(BuildGraphConfig, "build_graph", args.params)
     cells = read_cells(args.data)
@@ -47,4 +46,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

@@ -7,12 +7,12 @@ branch and writes the same two outputs (contract: stcg.baselines.spatial.fewshot
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
+from stcg import stage
 from stcg.baselines.spatial.fewshot import (
     evaluate,
     read_fewshot,
@@ -27,12 +27,11 @@ METHODS = ("gtwr", "gtnnwr")
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, fit one joint method, write metrics and coefficients."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = stage.parser(__doc__.splitlines()[0])
     ap.add_argument("--method", choices=METHODS, required=True)
     ap.add_argument("--data", type=Path, required=True, help="few-shot dataset (build_fewshot)")
     ap.add_argument("--out", type=Path, required=True, help="coefficient output directory")
     ap.add_argument("--metrics", type=Path, required=True, help="metrics JSON to write")
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(FewshotJointConfig, "fewshot_joint", args.params)
     fs = read_fewshot(args.data)
@@ -61,4 +60,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

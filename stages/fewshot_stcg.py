@@ -8,11 +8,11 @@ coefficients (interpretable weights per covariate SD) to ``<out>/coefficients.pa
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
+from stcg import stage
 from stcg.baselines.spatial.fewshot import (
     evaluate,
     read_fewshot,
@@ -29,12 +29,11 @@ from stcg.train.loop import EpochLine
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, fit the model, write metrics and coefficients."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = stage.parser(__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True, help="few-shot dataset (build_fewshot)")
     ap.add_argument("--graph", type=Path, required=True, help="graph .npz (build_graph)")
     ap.add_argument("--out", type=Path, required=True, help="coefficient output directory")
     ap.add_argument("--metrics", type=Path, required=True, help="metrics JSON to write")
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(FewshotStcgConfig, "fewshot_stcg", args.params)
     main_cfg = load_section(TrainStcgConfig, "train_stcg", args.params)
@@ -54,4 +53,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import yaml
 
+from stcg import stage
 from stcg.baselines.spatial.fewshot import read_fewshot_meta
 from stcg.config import FewshotTablesConfig, load_section
 from stcg.io import atomic_path, write_json, write_text
@@ -16,14 +16,13 @@ from stcg.report.headline import fewshot_headline
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, collect the few-shot metrics, write both tables."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = stage.parser(__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True, help="few-shot dataset (for its weeks)")
     ap.add_argument("--metrics-dir", type=Path, required=True, help="few-shot metrics folder")
     ap.add_argument("--targets", type=Path, required=True, help="reports/paper_targets.yaml")
     ap.add_argument("--out-dir", type=Path, required=True, help="tables folder to write into")
     ap.add_argument("--headline", type=Path, default=None,
                     help="headline metrics JSON to write (mean RMSE per method; optional)")
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(FewshotTablesConfig, "fewshot_tables", args.params)
     weeks = tuple(read_fewshot_meta(args.data).get("weeks", (1, 10, 20, 30, 40)))
@@ -40,4 +39,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

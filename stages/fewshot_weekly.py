@@ -6,11 +6,11 @@ DVC runs it as a matrix over methods (gwr, gnnwr) and the paper's weeks (1, 10, 
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from tqdm import tqdm
 
+from stcg import stage
 from stcg.baselines.spatial.fewshot import (
     evaluate,
     read_fewshot,
@@ -25,13 +25,12 @@ METHODS = ("gwr", "gnnwr")
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, fit one (method, week), write metrics and coefficients."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = stage.parser(__doc__.splitlines()[0])
     ap.add_argument("--method", choices=METHODS, required=True)
     ap.add_argument("--week", type=int, required=True, help="paper week 1..46 (period week-1)")
     ap.add_argument("--data", type=Path, required=True, help="few-shot dataset (build_fewshot)")
     ap.add_argument("--out", type=Path, required=True, help="coefficient output directory")
     ap.add_argument("--metrics", type=Path, required=True, help="metrics JSON to write")
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(FewshotWeeklyConfig, "fewshot_weekly", args.params)
     fs = read_fewshot(args.data)
@@ -52,4 +51,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

@@ -10,11 +10,11 @@ paper's).  Params: section ``figures`` (:class:`stcg.config.FiguresConfig`).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
 
+from stcg import stage
 from stcg.config import FiguresConfig, load_section
 from stcg.data.dataset import read_meta
 from stcg.io import atomic_path, read_json
@@ -38,7 +38,7 @@ from stcg.report.maps import Grid, land_outline
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, load ``figures`` params, draw and write the figures."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = stage.parser(__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True, help="dataset directory (build_data)")
     ap.add_argument("--predictions", type=Path, required=True, help="train_stcg predictions.parquet")
     ap.add_argument("--model", type=Path, required=True, help="train_stcg model.pt")
@@ -59,7 +59,6 @@ def main(argv: list[str] | None = None) -> None:
                     help="CSV of the RMSE by latitude band to write (a DVC plot)")
     ap.add_argument("--csv-land-cover", type=Path, required=True,
                     help="CSV of the RMSE by land cover to write (a DVC plot)")
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(FiguresConfig, "figures", args.params)
 
@@ -90,4 +89,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

@@ -10,12 +10,12 @@ why it has no scores.  Params: section ``interpret`` (:class:`stcg.config.Interp
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from stcg import stage
 from stcg.baselines.spatial.fewshot import week_to_period
 from stcg.config import InterpretConfig, load_section
 from stcg.data.dataset import read_meta
@@ -40,7 +40,7 @@ DEFAULT_FACTORS = ("temperature", "water", "light")
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, load ``interpret`` params, score, write the JSON and the maps."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = stage.parser(__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, required=True, help="dataset directory (build_data)")
     ap.add_argument("--predictions", type=Path, required=True, help="train_stcg predictions.parquet")
     ap.add_argument("--model", type=Path, required=True, help="train_stcg model.pt")
@@ -52,7 +52,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--figure", type=Path, required=True, help="dominant-group maps PNG to write")
     ap.add_argument("--headline", type=Path, default=None,
                     help="headline metrics JSON to write (dominant-factor accuracies; optional)")
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
     cfg = load_section(InterpretConfig, "interpret", args.params)
 
@@ -124,4 +123,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

@@ -14,12 +14,12 @@ would pull the ablations into every ``dvc repro`` / ``dvc exp run`` of the main 
 
 from __future__ import annotations
 
-import argparse
 import importlib.metadata
 from pathlib import Path
 
 import yaml
 
+from stcg import stage
 from stcg.config import (
     BuildDataConfig,
     BuildFewshotConfig,
@@ -60,7 +60,7 @@ def _version(name: str) -> str | None:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, collect the inputs, write the report and the plot data."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = stage.parser(__doc__.splitlines()[0])
     ap.add_argument("--targets", type=Path, required=True, help="reports/paper_targets.yaml")
     ap.add_argument("--data-card", type=Path, required=True, help="build_data's data.json")
     ap.add_argument("--stcg", type=Path, required=True, help="train_stcg's metrics JSON")
@@ -74,7 +74,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--figures", type=Path, nargs="*", default=[], help="PNGs to show, in order")
     ap.add_argument("--out", type=Path, required=True, help="REPORT.md to write")
     ap.add_argument("--fewshot-csv", type=Path, required=True, help="per-week RMSE CSV to write")
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
 
     cfg = load_section(ReportConfig, "report", args.params)
@@ -128,4 +127,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

@@ -7,11 +7,11 @@ works before the main model (``--stcg``) exists.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import yaml
 
+from stcg import stage
 from stcg.config import active_profile, read_params
 from stcg.io import read_json, write_json, write_text
 from stcg.report.headline import table1_headline
@@ -20,7 +20,7 @@ from stcg.report.table1 import BASELINE_KEYS, build_table1, table1_csv, table1_m
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, read the metrics, write the table."""
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = stage.parser(__doc__)
     ap.add_argument("--metrics-dir", type=Path, required=True,
                     help="directory of <model>.json from train_tabular")
     ap.add_argument("--stcg", type=Path, required=True,
@@ -30,7 +30,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out-csv", type=Path, required=True)
     ap.add_argument("--headline", type=Path, default=None,
                     help="headline metrics JSON to write (best baseline; optional)")
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = ap.parse_args(argv)
 
     metrics = {}
@@ -60,4 +59,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

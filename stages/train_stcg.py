@@ -6,8 +6,7 @@ a resumable checkpoint.  Params: section ``train_stcg`` (:class:`stcg.config.Tra
 
 from __future__ import annotations
 
-import argparse
-
+from stcg import stage
 from stcg.config import TrainStcgConfig, load_section
 from stcg.io import write_json
 from stcg.report.headline import stcg_headline
@@ -16,7 +15,7 @@ from stcg.train.run import train_stcg
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, load ``train_stcg`` params and run :func:`stcg.train.run.train_stcg`."""
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = stage.parser(__doc__)
     ap.add_argument("--data", required=True, help="dataset directory (stage build_data)")
     ap.add_argument("--graph", required=True, help="graph .npz (stage build_graph)")
     ap.add_argument("--out", required=True, help="output directory (model.pt, predictions)")
@@ -24,11 +23,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--metrics", required=True, help="metrics JSON to write")
     ap.add_argument("--plots", required=True, help="DVCLive directory")
     ap.add_argument("--headline", default=None, help="headline metrics JSON to write (optional)")
-    ap.add_argument("--params", default="params.yaml")
+    ap.add_argument("--cost", help="JSON of timings to write (not a DVC output; no stage reads it)")
     args = ap.parse_args(argv)
     cfg = load_section(TrainStcgConfig, "train_stcg", args.params)
     report = train_stcg(
-        args.data, args.graph, cfg, args.out, args.checkpoint, args.metrics, args.plots
+        args.data, args.graph, cfg, args.out, args.checkpoint, args.metrics, args.plots,
+        cost_path=args.cost,
     )
     if args.headline:
         write_json(args.headline, stcg_headline(report))
@@ -37,4 +37,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

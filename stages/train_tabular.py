@@ -6,34 +6,36 @@ One DVC matrix entry per model (``--model``).  Writes the output directory atomi
     <out>/shap.parquet          LightGBM TreeSHAP of the test rows (models with ``shap: true``)
     <out>/info.json             model kind, source of its defaults, features, fit decisions
 
-and the metrics JSON (RMSE, MAE, R2, fit / predict seconds, memory) for ``dvc metrics``.
+the metrics JSON (RMSE, MAE, R2) for ``dvc metrics``, and with ``--cost`` the fit / predict
+seconds and memory (they change on every rerun: not a DVC output, read by no stage).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
+from stcg import stage
 from stcg.baselines.tabular.run import run_tabular
 from stcg.config import TrainTabularConfig, load_section, to_dict
 from stcg.data.dataset import load_dense, read_meta
 from stcg.data.writer import write_parquet
+from stcg.errors import StcgError
 from stcg.io import atomic_path, write_json
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, fit the model, write predictions, SHAP, info and metrics."""
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = stage.parser(__doc__)
     ap.add_argument("--model", required=True, help="key of train_tabular.models")
     ap.add_argument("--data", type=Path, required=True, help="dataset directory (build_data)")
     ap.add_argument("--out", type=Path, required=True, help="output directory to write")
     ap.add_argument("--metrics", type=Path, required=True, help="metrics JSON to write")
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
+    ap.add_argument("--cost", type=Path, help="JSON of timings and memory to write")
     args = ap.parse_args(argv)
     cfg = load_section(TrainTabularConfig, "train_tabular", args.params)
     if args.model not in cfg.models:
-        sys.exit(f"train_tabular: --model {args.model!r} is not in {args.params}: "
+        raise StcgError(f"--model {args.model!r} is not in {args.params}: "
                  f"train_tabular.models (known: {', '.join(sorted(cfg.models))})")
 
     def log(msg: str) -> None:
@@ -53,8 +55,11 @@ def main(argv: list[str] | None = None) -> None:
         if res.contributions is not None:
             write_parquet(res.contributions, tmp / "shap.parquet")
         write_json(tmp / "info.json", res.info)
+    cost = res.metrics.pop("cost")
     write_json(args.metrics, res.metrics)
+    if args.cost is not None:
+        write_json(args.cost, cost)
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

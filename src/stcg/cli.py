@@ -1,11 +1,18 @@
 """The ``stcg`` command line (Typer).
 
 Commands are grouped by topic; each one is a thin wrapper over library functions.
+
+Errors a user can fix (a bad path, year, model file or param: :data:`stcg.stage.USER_ERRORS`)
+and command-line usage errors print one line, ``stcg <command>: error: ...``, and exit with code
+1; ``--traceback`` (anywhere on the command line) or ``STCG_TRACEBACK=1`` shows the traceback.
+Help is click's plain layout: Typer's Rich panels print a ``<bool>`` type beside every flag.
 """
 
 from __future__ import annotations
 
 import re
+import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -13,8 +20,23 @@ import typer
 
 from stcg.config import PROFILES
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-inputs_app = typer.Typer(no_args_is_help=True, help="The pinned real inputs under data/.")
+
+class _App(typer.Typer):
+    """The ``stcg`` app: called bare (the console script ``stcg = stcg.cli:app``) it runs
+    :func:`main`, so the script gets one-line errors too."""
+
+    def __call__(self, *args, **kwargs):
+        if args or kwargs:
+            return super().__call__(*args, **kwargs)
+        return main()
+
+
+# rich_markup_mode=None: plain help (no stray `<bool>` on flags); pretty_exceptions off: errors
+# are handled in main(), never a boxed traceback.
+app = _App(add_completion=False, no_args_is_help=True, help="The stcg command line.",
+                  rich_markup_mode=None, pretty_exceptions_enable=False)
+inputs_app = typer.Typer(no_args_is_help=True, help="The pinned real inputs under data/.",
+                         rich_markup_mode=None, pretty_exceptions_enable=False)
 app.add_typer(inputs_app, name="inputs")
 
 
@@ -225,18 +247,54 @@ def predict_cmd(
     batch_size: Annotated[int, typer.Option(help="Samples per forward pass.")] = 8192,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     netcdf: Annotated[bool, typer.Option(help="Also write predictions.nc on the grid.")] = True,
+    impute_missing: Annotated[str, typer.Option(
+        help="A feature with no finite value in a predicted year: 'error' (stop), or 'mean' "
+        "(use its training mean, with a warning; predictions are then less reliable).")
+    ] = "error",
 ) -> None:
     """Apply a trained STCG model: GPP and per-feature weights as Parquet and NetCDF."""
     from stcg.train.predict import predict_dataset
 
     frame = predict_dataset(model, data, out, years=year or None, batch_size=batch_size,
-                            device=device, netcdf=netcdf)
+                            device=device, netcdf=netcdf, impute_missing=impute_missing)
     typer.echo(f"{out}: {len(frame)} predictions")
 
 
-def main() -> None:
-    """Entry point."""
-    app()
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the command, one-line errors (module docstring); exits the process."""
+    from stcg.io import sigterm_as_exit
+    from stcg.stage import USER_ERRORS, one_line, want_traceback
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    show = want_traceback(args)
+    args = [a for a in args if a != "--traceback"]
+    name = "stcg " + next((a for a in args if not a.startswith("-")), "") if args else "stcg"
+    code = 0
+    with sigterm_as_exit():
+        try:
+            rv = typer.Typer.__call__(app, args=args, prog_name="stcg", standalone_mode=False)
+            code = rv if isinstance(rv, int) else 0
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except typer.TyperException as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # bare `stcg`: the help
+                exc.show()  # type: ignore[attr-defined]
+                code = exc.exit_code
+            else:
+                if show:
+                    traceback.print_exc()
+                print(f"{name.strip()}: error: {one_line(Exception(exc.format_message()))}",
+                      file=sys.stderr)
+                code = 1
+        except USER_ERRORS as exc:
+            if show:
+                traceback.print_exc()
+            print(f"{name.strip()}: error: {one_line(exc)}", file=sys.stderr)
+            code = 1
+        except (KeyboardInterrupt, typer.Abort):
+            print(f"{name.strip()}: interrupted", file=sys.stderr)
+            code = 130
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Only ``stages/`` calls :func:`load_section`; library code takes the dataclasses 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 import yaml
 
 from stcg.data.schema import PERIODS_PER_YEAR
+from stcg.errors import StcgError
 
 PROFILES: tuple[str, ...] = ("tiny", "default", "paper")
 """The profile names; ``default`` is what ``dvc repro`` runs on a fresh clone."""
@@ -32,8 +34,22 @@ PROFILES: tuple[str, ...] = ("tiny", "default", "paper")
 T = TypeVar("T")
 
 
-class ConfigError(ValueError):
+class ConfigError(StcgError):
     """A params value is missing, unknown or of the wrong type."""
+
+
+SECTIONS: tuple[str, ...] = (
+    "build_data", "build_graph", "train_stcg", "ablate", "build_fewshot", "fewshot_weekly",
+    "fewshot_joint", "fewshot_stcg", "fewshot_tables", "train_tabular", "interpret", "figures",
+    "report",
+)
+"""The top-level keys of ``params.yaml`` besides ``profile``: one per stage that reads params.
+Any other top-level key is an error (a misspelt ``profle:`` must not silently run ``default``)."""
+
+
+def _did_you_mean(key: str, known: tuple[str, ...] | list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def is_profile_switch(value: Any) -> bool:
@@ -68,6 +84,14 @@ def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
         data = yaml.safe_load(fh) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at top level")
+    known = ("profile", *SECTIONS)
+    for key in data:
+        if key not in known:
+            raise ConfigError(
+                f"{path}: unknown top-level key {key!r}{_did_you_mean(str(key), known)}; "
+                f"expected 'profile' or a stage section ({', '.join(SECTIONS)}); "
+                "fix or remove it"
+            )
     return data
 
 
@@ -114,7 +138,8 @@ def from_dict(cls: type[T], data: Any, where: str = "") -> T:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key(s) {unknown}; expected some of {sorted(fields)}"
+            f"{where}: unknown key(s) {unknown}{_did_you_mean(str(unknown[0]), sorted(fields))}; "
+            f"expected some of {sorted(fields)}"
         )
     kwargs: dict[str, Any] = {}
     for name, field in fields.items():
@@ -294,6 +319,11 @@ class BuildDataConfig:
         from stcg.data.schema import check_variables, grid_shape
 
         check_variables(self.variables)
+        if not self.resolution > 0:
+            raise ValueError(
+                f"resolution: got {self.resolution!r}, expected a positive grid spacing in degrees "
+                "that divides 180 and 360 (e.g. 0.5, 2.5, 10)"
+            )
         grid_shape(self.resolution)
 
 

@@ -14,6 +14,7 @@ from stcg.data.card import data_card
 from stcg.data.dataset import load_dense, read_cells, read_meta, read_samples, read_truth
 from stcg.data.schema import KEY_COLUMNS, TARGET, VARIABLES, sample_columns
 from stcg.data.sim import build_sim
+from stcg.errors import StcgError
 
 from ..conftest import REPO, tiny_config
 
@@ -136,7 +137,7 @@ def test_stage_refuses_incomplete_inputs(tmp_path):
     spec = importlib.util.spec_from_file_location("build_data", REPO / "stages" / "build_data.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    with pytest.raises(SystemExit, match="stcg inputs fetch"):
+    with pytest.raises(StcgError, match="stcg inputs fetch"):
         mod.main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o"),
                   "--card", str(tmp_path / "c.json"), "--params", str(REPO / "params.yaml")])
     assert not (tmp_path / "o").exists()

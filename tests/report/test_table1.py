@@ -39,7 +39,8 @@ def test_values_missing_and_delta():
     assert row["rmse"] == 1.2 and row["delta_rmse"] == pytest.approx(1.2 - 1.108)
     assert math.isnan(df.set_index("key").loc["TabNet", "rmse"])
     md = table1_markdown(df)
-    assert "| LightGBM | 1.200 | 0.800 | 0.700 | 1.108 | 0.876 | 3.0 | 400k |" in md
+    assert "| LightGBM | 1.200 | 0.800 | 0.700 | 1.108 | 0.876 | 400k |" in md
+    assert "fit_seconds" not in table1_csv(df) and "Fit (s)" not in md  # no timings
     assert md.count("***") == 6  # three group headers
     assert table1_csv(df).splitlines()[0].startswith("group,method,key,rmse,r2")
     with pytest.raises(ValueError, match="unknown Table 1 rows"):

@@ -21,6 +21,7 @@ from stcg.config import (
     from_dict,
     load_section,
 )
+from stcg.errors import StcgError
 from stcg.report.ablations import ablation_table, describe
 from stcg.train.ablate import variant_config
 
@@ -126,7 +127,7 @@ def test_stages_on_the_toy_dataset(toy_data, toy_graph, tmp_path) -> None:
     assert m["full"]["nodes"] == 8 and m["k4"]["nodes"] == 4
     assert m["no_condition"]["parameters"] < m["full"]["parameters"]
     assert m["full"]["test"]["rmse"] != m["no_condition"]["test"]["rmse"]
-    with pytest.raises(SystemExit, match="nope"):
+    with pytest.raises(StcgError, match="nope"):
         _stage("ablate").main(["--variant", "nope", "--data", str(toy_data), "--graph",
                                str(toy_graph), "--metrics", str(tmp_path / "x.json"),
                                "--params", str(pfile)])

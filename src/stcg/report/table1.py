@@ -64,14 +64,15 @@ def build_table1(
     """Table 1 as a frame, one row per method in the paper's order.
 
     Args:
-        metrics: per row key, its metrics dict (``{"test": {"rmse", "r2", "mae"}, "cost":
-            {"fit_seconds", ...}, "train": {"rows"}}``) or None when missing.  Key ``Ours``
+        metrics: per row key, its metrics dict (``{"test": {"rmse", "r2", "mae"}, "train":
+            {"rows"}}``) or None when missing.  Timings are not read: they differ between
+            reruns, and the table must not.  Key ``Ours``
             is the main model (``reports/metrics/stcg.json``).
         targets: per row key, the paper's ``{"rmse", "r2"}`` (``paper_targets.yaml: table1``).
 
     Returns:
         Columns ``group, method, key, rmse, r2, mae, paper_rmse, paper_r2, delta_rmse,
-        fit_seconds, predict_seconds, train_rows`` (NaN where unknown).
+        train_rows`` (NaN where unknown).
     """
     unknown = sorted(set(targets) - {r.key for r in TABLE1_ROWS})
     if unknown:
@@ -89,15 +90,13 @@ def build_table1(
             "mae": _get(m, "test", "mae"),
             "paper_rmse": _get(t, "rmse"),
             "paper_r2": _get(t, "r2"),
-            "fit_seconds": _get(m, "cost", "fit_seconds"),
-            "predict_seconds": _get(m, "cost", "predict_seconds"),
             "train_rows": _get(m, "train", "rows"),
         }
         rec["delta_rmse"] = (None if rec["rmse"] is None or rec["paper_rmse"] is None
                              else rec["rmse"] - rec["paper_rmse"])
         recs.append(rec)
     cols = ["group", "method", "key", "rmse", "r2", "mae", "paper_rmse", "paper_r2",
-            "delta_rmse", "fit_seconds", "predict_seconds", "train_rows"]
+            "delta_rmse", "train_rows"]
     return pd.DataFrame.from_records(recs, columns=cols).astype(
         {c: "float64" for c in cols[3:]}
     )
@@ -119,18 +118,17 @@ def table1_markdown(df: pd.DataFrame, caption: str = "") -> str:
     if caption:
         lines += [caption, ""]
     lines += [
-        "| Method | RMSE | R² | MAE | Paper RMSE | Paper R² | Fit (s) | Train rows |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| Method | RMSE | R² | MAE | Paper RMSE | Paper R² | Train rows |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     group = None
     for rec in df.itertuples(index=False):
         if rec.group != group:
             group = rec.group
-            lines.append(f"| ***{group}*** | | | | | | | |")
+            lines.append(f"| ***{group}*** | | | | | | |")
         lines.append(
             f"| {rec.method} | {_fmt(rec.rmse, 3)} | {_fmt(rec.r2, 3)} | {_fmt(rec.mae, 3)} | "
-            f"{_fmt(rec.paper_rmse, 3)} | {_fmt(rec.paper_r2, 3)} | "
-            f"{_fmt(rec.fit_seconds, 1)} | {_fmt_rows(rec.train_rows)} |"
+            f"{_fmt(rec.paper_rmse, 3)} | {_fmt(rec.paper_r2, 3)} | {_fmt_rows(rec.train_rows)} |"
         )
     return "\n".join(lines) + "\n"
 

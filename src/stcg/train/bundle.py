@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from stcg.config import ModelConfig, from_dict, to_dict
+from stcg.errors import StcgError
 from stcg.graph.build import Graph
-from stcg.io import atomic_path
+from stcg.io import load_torch, save_torch
 from stcg.model.stcg import GraphTensors, STCGModel
 from stcg.train.data import FeatureStats
 
@@ -86,7 +87,7 @@ def graph_tensors(graph: Graph) -> GraphTensors:
 
 
 def save_bundle(path: str | Path, bundle: ModelBundle) -> None:
-    """Write the bundle atomically."""
+    """Write the bundle atomically (the same bundle gives the same bytes)."""
     t = torch.from_numpy
     payload: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
@@ -104,22 +105,22 @@ def save_bundle(path: str | Path, bundle: ModelBundle) -> None:
         "embedding": t(np.asarray(bundle.graph.embedding, dtype=np.float32)),
         "state_dict": bundle.state_dict,
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch(path, payload)
 
 
 def load_bundle(path: str | Path) -> ModelBundle:
     """Read a bundle (``weights_only=True``).
 
     Raises:
-        FileNotFoundError / ValueError: naming the file.
+        StcgError: naming the file: missing, unreadable (empty, truncated, not a torch file,
+            unsafe contents) or not a model file of this format.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no model file (run `dvc repro train_stcg`)")
-    p = torch.load(path, map_location="cpu", weights_only=True)
+    fix = "re-create it with `dvc repro train_stcg` (or restore it with `dvc checkout build/stcg`)"
+    p = load_torch(path, "model file", fix)
     if not isinstance(p, dict) or p.get("format") != BUNDLE_FORMAT:
-        raise ValueError(f"{path}: not a {BUNDLE_FORMAT} model file")
+        found = p.get("format") if isinstance(p, dict) else type(p).__name__
+        raise StcgError(f"{path}: not a {BUNDLE_FORMAT} model file (format {found!r}); {fix}")
     return ModelBundle(
         model_cfg=from_dict(ModelConfig, p["model_cfg"], where=f"{path.name}: model_cfg"),
         window=int(p["window"]),

@@ -14,14 +14,21 @@ the checkpoint holds, and a run resumed after a crash ends with the same weights
 uninterrupted one (on the same device and thread count).
 
 Checkpoints: after every epoch ``{model, optimiser, epoch, history, fingerprint}`` is written
-atomically (temp file + rename) and loaded with ``torch.load(..., weights_only=True)``.  The
-fingerprint (a hash of every setting that changes the trajectory) guards against resuming a
-checkpoint of a different configuration: such a checkpoint is ignored and training starts over.
+atomically (temp file + rename) and loaded with ``torch.load(..., weights_only=True)``.  Only an
+interrupted run is resumed; training starts over, with a warning, when the checkpoint
+
+* is of a finished run (its epoch is the last one): a rerun that DVC or ``--force`` starts is a
+  new run, never the old weights;
+* has another fingerprint: a hash of every setting that changes the trajectory and of the code
+  that shapes training (:func:`code_fingerprint`), so editing the model makes a fresh start;
+* cannot be read (empty, truncated, corrupt): it is moved aside to ``<name>.unreadable``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.metadata
 import json
 import sys
 import time
@@ -36,11 +43,16 @@ from tqdm import tqdm
 
 from stcg.config import OptimConfig
 from stcg.device import autocast
-from stcg.io import atomic_path
+from stcg.errors import StcgError
+from stcg.io import load_torch, save_torch
 from stcg.model.stcg import STCGModel, stcg_loss
 from stcg.train.data import DeviceData
 
 CKPT_FORMAT = "stcg-checkpoint-v1"
+
+TIMING_KEYS: tuple[str, ...] = ("samples_per_s",)
+"""Epoch-record keys that measure the machine, not the run: never stored in a checkpoint, so the
+same run gives the same checkpoint bytes."""
 
 
 def epoch_seed(seed: int, epoch: int) -> int:
@@ -60,22 +72,74 @@ def fingerprint(payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+CODE_PACKAGES: tuple[str, ...] = ("stcg.model", "stcg.train", "stcg.graph")
+"""The packages whose source shapes a training run (hashed into the checkpoint fingerprint)."""
+
+
+def code_fingerprint(packages: tuple[str, ...] = CODE_PACKAGES) -> str:
+    """A hash of the ``stcg`` version and of every ``.py`` source of ``packages``."""
+    h = hashlib.sha256()
+    try:
+        h.update(importlib.metadata.version("stcg").encode())
+    except importlib.metadata.PackageNotFoundError:
+        h.update(b"unknown")
+    for name in packages:
+        root = Path(importlib.import_module(name).__file__).parent
+        for f in sorted(root.rglob("*.py")):
+            h.update(f"{name}/{f.relative_to(root).as_posix()}\0".encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """``torch.save`` to a temp file, then rename (never a half-written checkpoint)."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """Write a checkpoint atomically (never half-written), with reproducible bytes."""
+    save_torch(path, state)
 
 
-def load_checkpoint(path: str | Path, fp: str) -> dict[str, Any] | None:
-    """The checkpoint at ``path`` if it exists and matches fingerprint ``fp``, else None."""
+def move_aside(path: Path) -> Path:
+    """Rename an unreadable file to ``<name>.unreadable`` (replacing an older one); return it."""
+    dest = path.with_name(path.name + ".unreadable")
+    path.replace(dest)
+    return dest
+
+
+def load_checkpoint(path: str | Path, fp: str, epochs: int | None = None) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` if it is an interrupted run of fingerprint ``fp``, else None.
+
+    Args:
+        path: the checkpoint file.
+        fp: the run's fingerprint.
+        epochs: the run's number of epochs: a checkpoint at that epoch is of a finished run and
+            is not reused (None: no such check).
+
+    An unreadable checkpoint is moved aside (:func:`move_aside`); every ignored checkpoint is
+    reported by a warning naming the path and the reason.
+    """
     path = Path(path)
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if state.get("format") != CKPT_FORMAT or state.get("fingerprint") != fp:
+    try:
+        state = load_torch(path, "checkpoint", "")
+    except StcgError as exc:
+        dest = move_aside(path)
+        warnings.warn(f"{exc}; moved to {dest}, training from scratch", stacklevel=2)
+        return None
+    if not isinstance(state, dict) or state.get("format") != CKPT_FORMAT:
+        dest = move_aside(path)
+        warnings.warn(f"{path}: not a {CKPT_FORMAT} checkpoint; moved to {dest}, training "
+                      "from scratch", stacklevel=2)
+        return None
+    if state.get("fingerprint") != fp:
         warnings.warn(
-            f"{path}: checkpoint of another configuration (fingerprint "
+            f"{path}: checkpoint of another configuration or code (fingerprint "
             f"{state.get('fingerprint')} != {fp}); training from scratch",
+            stacklevel=2,
+        )
+        return None
+    if epochs is not None and int(state.get("epoch", 0)) >= epochs:
+        warnings.warn(
+            f"{path}: checkpoint of a finished run (epoch {state.get('epoch')} of {epochs}); "
+            "a rerun trains from scratch",
             stacklevel=2,
         )
         return None
@@ -203,7 +267,7 @@ def fit(
     )
     history: list[dict[str, float]] = []
     start = 0
-    state = load_checkpoint(ckpt_path, fp) if ckpt_path is not None else None
+    state = load_checkpoint(ckpt_path, fp, optim_cfg.epochs) if ckpt_path is not None else None
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optim"])
@@ -248,7 +312,7 @@ def fit(
             opt.step()
             sums += torch.stack([loss.detach(), dep.detach(), interp.detach()]).double()
             if progress and step % 50 == 0:
-                bar.set_postfix(loss=f"{float(loss):.4f}")
+                bar.set_postfix(loss=f"{loss.detach().item():.4f}")
         sums = (sums / n_steps).cpu().numpy()
         if not np.isfinite(sums[0]):
             raise FloatingPointError(f"epoch {epoch + 1}: training loss is not finite")
@@ -279,7 +343,8 @@ def fit(
                     "epoch": epoch + 1,
                     "model": model.state_dict(),
                     "optim": opt.state_dict(),
-                    "history": history,
+                    "history": [{k: v for k, v in r.items() if k not in TIMING_KEYS}
+                                for r in history],
                 },
             )
         if on_epoch_end is not None:

@@ -6,7 +6,10 @@ Outputs (paths from the stage's command line):
 * ``<out>/predictions.parquet``: one row per test sample: keys, ``gpp``, ``gpp_pred``,
   ``gpp_interp``, ``gpp_climatology``, ``w_intercept`` and ``w_<feature>`` (interpretable weights);
 * ``<metrics>``: :func:`stcg.train.metrics.evaluation_report` as JSON;
-* ``<plots>/``: DVCLive curves (one step per epoch);
+* ``<plots>/``: DVCLive curves (one step per epoch; no timings, so a rerun gives the same bytes);
+* ``<cost>`` (optional): samples per second of every epoch, the device and thread count.  These
+  are machine facts, not results: they change on every rerun, so they stay out of the metrics,
+  the curves, ``<out>`` (a DVC output) and the report, in a file no stage reads;
 * ``<checkpoint>``: the last epoch's checkpoint (a persistent DVC output, so a re-run after a
   crash resumes; see :mod:`stcg.train.loop`).
 """
@@ -32,12 +35,27 @@ from stcg.io import atomic_path, write_json
 from stcg.model.stcg import STCGModel
 from stcg.train.bundle import graph_tensors, make_bundle, save_bundle
 from stcg.train.data import DeviceData, FeatureStats, feature_stats, sample_indices, to_device
-from stcg.train.loop import EpochLine, EpochLogger, fingerprint, fit, predict
+from stcg.train.loop import (
+    TIMING_KEYS,
+    EpochLine,
+    EpochLogger,
+    code_fingerprint,
+    fingerprint,
+    fit,
+    predict,
+)
 from stcg.train.metrics import climatology_table, evaluation_report
+
+COST_KEYS: tuple[str, ...] = TIMING_KEYS
+"""Epoch-record keys that measure the machine, not the model (written to ``cost.json``; epochs
+resumed from a checkpoint have none)."""
 
 
 class LiveLogger(EpochLogger):
-    """Epoch records to DVCLive (``Live(dir, dvcyaml=None)``), one step per epoch."""
+    """Epoch records to DVCLive (``Live(dir, dvcyaml=None)``), one step per epoch.
+
+    Timings (:data:`COST_KEYS`) are left out: they differ between reruns of the same run.
+    """
 
     def __init__(self, directory: str | Path) -> None:
         from dvclive import Live
@@ -47,7 +65,7 @@ class LiveLogger(EpochLogger):
     def log(self, record: dict[str, float]) -> None:
         """Log every value except the epoch counter under ``train/`` and advance a step."""
         for k, v in record.items():
-            if k != "epoch":
+            if k != "epoch" and k not in COST_KEYS:
                 self.live.log_metric(f"train/{k}", float(v))
         self.live.next_step()
 
@@ -101,7 +119,8 @@ def prediction_frame(
 
 
 def run_fingerprint(cfg: TrainStcgConfig, dense: Dense, graph: Graph, n_train: int, device: str) -> str:
-    """Hash of everything that changes the training trajectory (see :mod:`stcg.train.loop`)."""
+    """Hash of everything that changes the training trajectory (see :mod:`stcg.train.loop`):
+    the params, the data, the graph, the device and the code (:func:`code_fingerprint`)."""
     c = to_dict(cfg)
     for k in ("eval_batch_size", "lat_band", "threads", "monitor_samples"):
         c.pop(k, None)
@@ -115,6 +134,7 @@ def run_fingerprint(cfg: TrainStcgConfig, dense: Dense, graph: Graph, n_train: i
             "graph": [graph.n_nodes, graph.n_edges, float(graph.edge_weight.sum()),
                       float(np.abs(graph.embedding).sum())],
             "device": device,
+            "code": code_fingerprint(),
         }
     )
 
@@ -178,6 +198,7 @@ def train_stcg(
     plots_dir: str | Path | None,
     on_epoch_end: Callable[[int], None] | None = None,
     progress: bool | None = None,
+    cost_path: str | Path | None = None,
 ) -> dict:
     """Train and evaluate the STCG model (see module docstring for the outputs).
 
@@ -205,7 +226,7 @@ def train_stcg(
     logger = EpochLine("train_stcg", cfg.optim.epochs, per_epoch,
                        inner=LiveLogger(plots_dir) if plots_dir is not None else None)
     try:
-        fit(
+        history = fit(
             model, data, train_idx, cfg.optim, cfg.seed, checkpoint, fp, amp=cfg.amp,
             compile_model=cfg.compile, monitor_idx=monitor, logger=logger,
             on_epoch_end=on_epoch_end, progress=progress,
@@ -225,6 +246,12 @@ def train_stcg(
     frame = prediction_frame(dense, test_np, pred, clim)
     with atomic_path(out_dir / "predictions.parquet") as tmp:
         write_parquet(frame, tmp)
+    if cost_path is not None:
+        write_json(cost_path, {
+            "device": device.type, "threads": torch.get_num_threads(),
+            "epochs": [{"epoch": r["epoch"], **{k: r[k] for k in COST_KEYS if k in r}}
+                       for r in history],
+        })
     write_json(metrics_path, report)
     return report
 

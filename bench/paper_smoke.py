@@ -221,6 +221,9 @@ def main(argv: list[str] | None = None) -> dict | None:
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--stage-timeout", type=float, default=900.0)
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the stages --json already records whose outputs are in --workdir "
+                         "(continue a run that was stopped)")
     ap.add_argument("--json", type=Path, default=Path("reports/bench/paper_smoke.json"))
     ap.add_argument("--stage", choices=["train", "evaluate", "predict"], help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -243,6 +246,9 @@ def main(argv: list[str] | None = None) -> dict | None:
         ap.error(f"--years: FIRST {args.years[0]} must be before TEST {args.years[1]}")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="stcg-paper-smoke-"))
     work.mkdir(parents=True, exist_ok=True)
+    done: dict = {}
+    if args.resume and args.json.exists():
+        done = json.loads(args.json.read_text()).get("stages", {})
     write_params(work / "params.yaml", args.profile, *args.years)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "TQDM_DISABLE": "1"}
     py = sys.executable
@@ -254,7 +260,11 @@ def main(argv: list[str] | None = None) -> dict | None:
         "profile": args.profile, "years": list(args.years), "cpu_count": os.cpu_count(),
         "machine": platform.processor() or platform.machine(),
         "memory_total_gb": round(psutil.virtual_memory().total / 2**30, 1), "stages": {},
+        "steps": args.steps, "eval_samples": args.eval_samples,
+        "predict_cells": args.predict_cells,
     }
+    outputs = {"build_data": work / "climate2gpp" / "meta.json", "build_graph": work / "graph.npz",
+               "train": work / "model.pt"}
     stages = [
         ("build_data", [py, "stages/build_data.py", "--data", "data", "--out",
                         str(work / "climate2gpp"), "--card", str(work / "data.json"),
@@ -269,6 +279,10 @@ def main(argv: list[str] | None = None) -> dict | None:
     ]
     try:
         for name, cmd in stages:
+            if args.resume and name in outputs and outputs[name].exists():
+                # measured by the stopped run, or (stopped mid-stage) its output only
+                res["stages"][name] = {**done.get(name, {"wall_s": None}), "resumed": True}
+                continue
             res["stages"][name] = run_stage(name, cmd, env, args.stage_timeout)
             res["wall_s"] = round(time.perf_counter() - t_all, 1)
             write_json_now(args.json, res)

@@ -127,7 +127,7 @@ def test_stage_relaunches_under_torchrun(monkeypatch) -> None:
     assert seen == []
     distributed.relaunch_under_torchrun(2, "stages/train_stcg.py", ["--data", "d"])
     assert seen == [[sys.executable, "-m", "torch.distributed.run", "--standalone",
-                     "--nproc_per_node=2", "stages/train_stcg.py", "--data", "d"]]
+                     "--nproc_per_node=2", "--", "stages/train_stcg.py", "--data", "d"]]
     for k, v in zip(distributed.RANK_ENV, ("0", "2", "0"), strict=True):
         monkeypatch.setenv(k, v)
     distributed.relaunch_under_torchrun(2, "stages/train_stcg.py", [])  # already a rank
@@ -161,7 +161,7 @@ def test_stage_under_torchrun_writes_once_and_matches(toy_data, toy_graph, tmp_p
     assert r.returncode == 0, r.stderr[-3000:]
     assert "torch.distributed.run" in r.stderr and "--nproc_per_node=2" in r.stderr
     assert r.stdout.count("test RMSE") == 1, r.stdout  # rank 0 alone reports
-    assert json.loads((d / "plots" / "metrics.json").read_text())["step"] == 1
+    assert json.loads((d / "plots" / "metrics.json").read_text())["step"] == 0  # 1 epoch
     assert torch.load(d / "ckpt.pt", weights_only=True)["epoch"] == 1
     two = json.loads((d / "m.json").read_text())
     assert two["test"]["rmse"] == pytest.approx(one["test"]["rmse"], rel=1e-4)

@@ -150,7 +150,7 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
 def torchrun_argv(script: str, argv: list[str], nproc: int) -> list[str]:
     """The command that runs ``script argv`` as ``nproc`` ranks on this node."""
     return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc_per_node={nproc}", script, *argv]
+            f"--nproc_per_node={nproc}", "--", script, *argv]
 
 
 def relaunch_under_torchrun(nproc: int, script: str, argv: list[str]) -> None:

@@ -727,6 +727,7 @@ class FewshotStcgConfig:
         amp: bf16 autocast on CUDA.
         threads: torch CPU threads (0 = torch's default).
         eval_batch_size: samples per forward pass in prediction.
+        distributed: :class:`DistributedConfig` (``nproc`` > 1: the stage runs under torchrun).
     """
 
     seed: int
@@ -735,6 +736,7 @@ class FewshotStcgConfig:
     amp: bool = True
     threads: int = 0
     eval_batch_size: int = 2048
+    distributed: DistributedConfig = DistributedConfig()
 
     def validate(self) -> None:
         """Non-negative threads, a positive evaluation batch."""

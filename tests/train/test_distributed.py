@@ -166,3 +166,38 @@ def test_stage_under_torchrun_writes_once_and_matches(toy_data, toy_graph, tmp_p
     two = json.loads((d / "m.json").read_text())
     assert two["test"]["rmse"] == pytest.approx(one["test"]["rmse"], rel=1e-4)
     assert two["test"]["n"] == one["test"]["n"]
+
+
+@pytest.mark.parametrize("stage", ["train_stcg", "fewshot_stcg"])
+def test_stages_relaunch_with_nproc_param(stage, monkeypatch, tmp_path) -> None:
+    """``<stage>.distributed.nproc: 3`` re-executes the stage script under torchrun, same args."""
+    import importlib.util
+
+    import yaml
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params[stage]["distributed"] = {"nproc": 3}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+
+    class Exec(Exception):
+        pass
+
+    def fake_execv(path, argv):
+        raise Exec(argv)
+
+    monkeypatch.setattr(os, "execv", fake_execv)
+    for k in distributed.RANK_ENV:
+        monkeypatch.delenv(k, raising=False)
+    spec = importlib.util.spec_from_file_location(stage, ROOT / "stages" / f"{stage}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    args = ["--data", "d", "--graph", "g", "--out", "o", "--metrics", "m", "--params",
+            str(tmp_path / "params.yaml")]
+    if stage == "train_stcg":
+        args += ["--checkpoint", "c", "--plots", "p"]
+    with pytest.raises(Exec) as exc:
+        mod.main(args)
+    argv = exc.value.args[0]
+    assert argv[:5] == [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                        "--nproc_per_node=3"]
+    assert argv[5] == "--" and argv[6].endswith(f"stages/{stage}.py") and argv[7:] == args

@@ -39,7 +39,12 @@ def test_warmup_is_applied_by_fit() -> None:
     optim = OptimConfig(epochs=2, batch_size=32, samples_per_epoch=128, lr=1e-3, lr_final=1e-4,
                         lr_drop_at=0.5, lr_scaling="linear", base_batch_size=16,
                         warmup_epochs=1.5)
-    hist = fit(model, data, _train_idx(data), optim, 0, None, "", progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        hist = fit(model, data, _train_idx(data), optim, 0, None, "", progress=False)
+    finally:
+        torch.set_num_threads(threads)
     # 4 steps per epoch, warm-up 6 steps: epoch 1 ends at 4/6 of 2e-3; epoch 2 is after the
     # drop, its last step (the 8th) past the warm-up: 2e-4
     assert [r["lr"] for r in hist] == pytest.approx([2e-3 * 4 / 6, 2e-4])

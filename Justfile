@@ -45,6 +45,10 @@ plots *ARGS:
 plots-diff *REVS:
     dvc plots diff --html-template vendor/vega/dvc_plots_template.html -o build/plots_diff {{REVS}}
 
-# benchmarks: print and save JSON figures under reports/bench/ (CPU here; GPU where available)
-bench *ARGS:
-    python bench/train_throughput.py {{ARGS}}
+# benchmarks: `bench` lists them; `bench NAME [ARGS]` runs bench/NAME.py (JSON under reports/bench/)
+bench NAME="" *ARGS:
+    @if [ -z "{{NAME}}" ]; then for f in bench/*.py; do printf '%-20s %s\n' "$(basename "$f" .py)" "$(sed -n '1s/^"""//p' "$f")"; done; else python "bench/{{NAME}}.py" {{ARGS}}; fi
+
+# the paper profile's real shapes through every stage on CPU, timed (reports/bench/paper_smoke.json)
+paper-smoke *ARGS:
+    python bench/paper_smoke.py {{ARGS}}

@@ -4,10 +4,13 @@ Architecture and window from ``train_stcg`` (``model``, ``window``), the optimis
 ``fewshot_stcg`` (:class:`stcg.config.FewshotStcgConfig`); the graph from ``build_graph``.
 Writes the metrics JSON (per reported week and pooled, as every few-shot method) and the
 coefficients (interpretable weights per covariate SD) to ``<out>/coefficients.parquet``.
+``fewshot_stcg.distributed.nproc`` > 1: the script re-executes itself under ``torchrun`` (as
+``train_stcg``); every rank trains its share of each global batch, rank 0 writes.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -22,6 +25,7 @@ from stcg.baselines.spatial.fewshot import (
 from stcg.config import FewshotStcgConfig, TrainStcgConfig, load_section
 from stcg.graph.build import load_graph
 from stcg.graph.cluster import assign_to_nodes
+from stcg.train import distributed
 from stcg.train.bundle import graph_tensors
 from stcg.train.fewshot import fit_stcg_fewshot
 from stcg.train.loop import EpochLine
@@ -37,13 +41,28 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     cfg = load_section(FewshotStcgConfig, "fewshot_stcg", args.params)
     main_cfg = load_section(TrainStcgConfig, "train_stcg", args.params)
+    distributed.relaunch_under_torchrun(cfg.distributed.nproc, __file__,
+                                        sys.argv[1:] if argv is None else list(argv))
+    wd = distributed.setup(distributed.local_device(cfg.device))
+    try:
+        run(args, cfg, main_cfg, wd)
+    finally:
+        distributed.cleanup()
+
+
+def run(args: argparse.Namespace, cfg: FewshotStcgConfig, main_cfg: TrainStcgConfig,
+        wd: distributed.World) -> None:
+    """Fit (every rank), then evaluate and write (rank 0)."""
     fs = read_fewshot(args.data)
     graph = load_graph(args.graph)
     nodes = assign_to_nodes(fs.lon, fs.lat, graph.node_xyz)
     t0 = time.perf_counter()
     pred, _ = fit_stcg_fewshot(fs, graph_tensors(graph), nodes, main_cfg.model, main_cfg.window,
-                               cfg, logger=EpochLine("fewshot_stcg", cfg.optim.epochs),
-                               progress=sys.stderr.isatty())
+                               cfg, logger=EpochLine("fewshot_stcg", cfg.optim.epochs)
+                               if wd.is_main else None,
+                               progress=sys.stderr.isatty() and wd.is_main)
+    if not wd.is_main:
+        return
     metrics = evaluate(fs, pred, tuple(fs.meta.get("weeks", ())))
     write_method_outputs(fs, pred, args.out)
     write_metrics(args.metrics, metrics)

@@ -2,14 +2,21 @@
 
 Writes ``<out>/model.pt`` and ``<out>/predictions.parquet``, the metrics JSON, DVCLive curves and
 a resumable checkpoint.  Params: section ``train_stcg`` (:class:`stcg.config.TrainStcgConfig`).
+
+With ``train_stcg.distributed.nproc`` N > 1 the script re-executes itself under
+``torchrun --standalone --nproc_per_node N`` (same arguments), so dvc.yaml's command stays the
+same for any N; started by ``torchrun`` directly (e.g. multi-node) it runs as the rank it is.
 """
 
 from __future__ import annotations
+
+import sys
 
 from stcg import stage
 from stcg.config import TrainStcgConfig, load_section
 from stcg.io import write_json
 from stcg.report.headline import stcg_headline
+from stcg.train.distributed import relaunch_under_torchrun
 from stcg.train.run import train_stcg
 
 
@@ -26,10 +33,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cost", help="JSON of timings to write (not a DVC output; no stage reads it)")
     args = ap.parse_args(argv)
     cfg = load_section(TrainStcgConfig, "train_stcg", args.params)
+    relaunch_under_torchrun(cfg.distributed.nproc, __file__,
+                            sys.argv[1:] if argv is None else list(argv))
     report = train_stcg(
         args.data, args.graph, cfg, args.out, args.checkpoint, args.metrics, args.plots,
         cost_path=args.cost,
     )
+    if report is None:  # not rank 0
+        return
     if args.headline:
         write_json(args.headline, stcg_headline(report))
     t, c = report["test"], report["climatology"]["test"]

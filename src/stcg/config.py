@@ -479,6 +479,12 @@ class OptimConfig:
 
     ``samples_per_epoch: null`` = one pass over all training samples per epoch (paper); a number
     draws that many random (cell, time) samples per epoch instead (smaller profiles).
+
+    Large batches (:func:`stcg.train.loop.step_lr`): with ``lr_scaling`` ``linear`` or ``sqrt``
+    both ``lr`` and ``lr_final`` are multiplied by ``batch_size / base_batch_size`` (or its square
+    root), the rates being those tuned at ``base_batch_size``; ``warmup_epochs`` ramps the rate
+    linearly from ``1 / warmup_steps`` of its value to all of it over the first
+    ``warmup_epochs`` epochs' steps (may be fractional; 0 = no warm-up).
     """
 
     epochs: int
@@ -489,9 +495,18 @@ class OptimConfig:
     lr_drop_at: float = 0.5
     weight_decay: float = 0.01
     grad_clip: float | None = 1.0
+    lr_scaling: Literal["none", "linear", "sqrt"] = "none"
+    base_batch_size: int = 256
+    warmup_epochs: float = 0.0
 
     def validate(self) -> None:
         """Positive sizes and rates, ``lr_drop_at`` a fraction of the epochs."""
+        if self.base_batch_size < 1:
+            raise ValueError(f"optim.base_batch_size: must be >= 1, got {self.base_batch_size}")
+        if not 0.0 <= self.warmup_epochs <= self.epochs:
+            raise ValueError(
+                f"optim.warmup_epochs: must be in [0, epochs={self.epochs}], got {self.warmup_epochs}"
+            )
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("optim.epochs and optim.batch_size: must be >= 1")
         if self.samples_per_epoch is not None and self.samples_per_epoch < 1:
@@ -502,6 +517,22 @@ class OptimConfig:
             raise ValueError(f"optim.lr_drop_at: must be in [0, 1], got {self.lr_drop_at}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ValueError(f"optim.grad_clip: must be > 0 or null, got {self.grad_clip}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributedConfig:
+    """Data-parallel training (:mod:`stcg.train.distributed`).
+
+    ``nproc`` processes on this node (one per GPU; gloo processes on CPU) via ``torchrun``;
+    ``optim.batch_size`` stays the global batch, so each rank takes ``batch_size / nproc``.
+    """
+
+    nproc: int = 1
+
+    def validate(self) -> None:
+        """At least one process."""
+        if self.nproc < 1:
+            raise ValueError(f"distributed.nproc: must be >= 1, got {self.nproc}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -516,6 +547,7 @@ class TrainStcgConfig:
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
         amp: bf16 autocast on CUDA (ignored on CPU).
         compile: ``torch.compile`` the model (CUDA throughput; off by default).
+        distributed: :class:`DistributedConfig` (``nproc`` > 1: the stage runs under torchrun).
         threads: torch CPU threads (0 = torch's default).
         eval_batch_size: samples per forward pass in evaluation.
         monitor_samples: test samples whose RMSE is logged each epoch (0 = none; curves only,
@@ -530,6 +562,7 @@ class TrainStcgConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = True
     compile: bool = False
+    distributed: DistributedConfig = DistributedConfig()
     threads: int = 0
     eval_batch_size: int = 512
     monitor_samples: int = 4096
@@ -819,6 +852,7 @@ class FewshotStcgConfig:
         amp: bf16 autocast on CUDA.
         threads: torch CPU threads (0 = torch's default).
         eval_batch_size: samples per forward pass in prediction.
+        distributed: :class:`DistributedConfig` (``nproc`` > 1: the stage runs under torchrun).
     """
 
     seed: int
@@ -827,6 +861,7 @@ class FewshotStcgConfig:
     amp: bool = True
     threads: int = 0
     eval_batch_size: int = 2048
+    distributed: DistributedConfig = DistributedConfig()
 
     def validate(self) -> None:
         """Non-negative threads, a positive evaluation batch."""

@@ -155,8 +155,10 @@ def to_device(
     """
     if len(cell_node) != dense.n_cells:
         raise ValueError(f"cell_node has {len(cell_node)} entries for {dense.n_cells} cells")
-    x = (dense.x - stats.mean.astype(np.float32)) / stats.std.astype(np.float32)
-    x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+    # one copy of dense.x, standardised in place (5.5 GB at the paper profile, not 4 copies)
+    x = np.subtract(dense.x, stats.mean.astype(np.float32), dtype=np.float32)
+    x /= stats.std.astype(np.float32)
+    np.nan_to_num(x, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
     return DeviceData(
         x=torch.from_numpy(x).to(device),
         y=torch.from_numpy(np.ascontiguousarray(dense.y, dtype=np.float32)).to(device),

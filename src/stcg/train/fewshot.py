@@ -33,8 +33,8 @@ from stcg.baselines.spatial.fewshot import LAND_COVER, FewShot, FewShotPredictio
 from stcg.config import FewshotStcgConfig, ModelConfig
 from stcg.data.dataset import Dense
 from stcg.data.schema import PERIODS_PER_YEAR
-from stcg.device import resolve_device
 from stcg.model.stcg import GraphTensors, STCGModel
+from stcg.train import distributed
 from stcg.train.data import feature_stats, to_device
 from stcg.train.loop import EpochLogger, fit, predict
 
@@ -103,7 +103,7 @@ def fit_stcg_fewshot(
         raise ValueError(f"window must be in 1..{PERIODS_PER_YEAR}, got {window}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = resolve_device(cfg.device)
+    device = distributed.local_device(cfg.device)
     dense = cyclic_dense(fs)
     stats = feature_stats(cyclic_dense(fs, fs.train), years=(1,))
     data = to_device(dense, stats, cell_node, window, device)

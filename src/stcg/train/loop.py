@@ -2,7 +2,8 @@
 
 Protocol (paper Section 4.1): AdamW, learning rate ``lr`` (1e-3) for the first
 ``round(lr_drop_at * epochs)`` epochs, then ``lr_final`` (1e-4); batch size and epochs per
-profile; loss ``L_dep + L_interp``.  Gradients are clipped at ``grad_clip`` (not in the paper;
+profile; loss ``L_dep + L_interp``.  Large batches: both rates scaled linearly or by the square
+root of ``batch_size / base_batch_size``, with an optional linear warm-up (:func:`step_lr`).  Gradients are clipped at ``grad_clip`` (not in the paper;
 ``null`` disables it).
 
 Device: CUDA when available (``device: auto``), with bf16 autocast when ``amp``; else CPU.
@@ -12,6 +13,10 @@ samples from a generator seeded with ``(seed, e)`` and re-seeds torch's global R
 ``(seed, e)``.  So an epoch depends only on the weights and optimiser state at its start, which
 the checkpoint holds, and a run resumed after a crash ends with the same weights as an
 uninterrupted one (on the same device and thread count).
+
+Data parallel: under ``torchrun`` (an initialised process group) the model is wrapped in
+DistributedDataParallel and each rank trains on its shard of every global batch; see
+:mod:`stcg.train.distributed` for the split, the loss weighting and who writes what.
 
 Checkpoints: after every epoch ``{model, optimiser, epoch, history, fingerprint}`` is written
 atomically (temp file + rename) and loaded with ``torch.load(..., weights_only=True)``.  Only an
@@ -46,6 +51,7 @@ from stcg.device import autocast
 from stcg.errors import StcgError
 from stcg.io import load_torch, save_torch
 from stcg.model.stcg import STCGModel, stcg_loss
+from stcg.train import distributed
 from stcg.train.data import DeviceData
 
 CKPT_FORMAT = "stcg-checkpoint-v1"
@@ -64,6 +70,21 @@ def lr_at(epoch: int, optim: OptimConfig) -> float:
     """Learning rate of ``epoch`` (0-based): ``lr`` before the drop, ``lr_final`` after."""
     drop = int(round(optim.lr_drop_at * optim.epochs))
     return optim.lr if epoch < drop else optim.lr_final
+
+
+def lr_scale(optim: OptimConfig) -> float:
+    """The large-batch multiplier of both rates: 1, ``B / B0`` (linear) or ``sqrt(B / B0)``."""
+    ratio = optim.batch_size / optim.base_batch_size
+    return {"none": 1.0, "linear": ratio, "sqrt": ratio**0.5}[optim.lr_scaling]
+
+
+def step_lr(epoch: int, step: int, steps_per_epoch: int, optim: OptimConfig) -> float:
+    """Learning rate of ``step`` (0-based) of ``epoch``: :func:`lr_at` x :func:`lr_scale`, ramped
+    linearly over the first ``round(warmup_epochs * steps_per_epoch)`` steps of the run."""
+    lr = lr_at(epoch, optim) * lr_scale(optim)
+    warm = int(round(optim.warmup_epochs * steps_per_epoch))
+    k = epoch * steps_per_epoch + step
+    return lr * (k + 1) / warm if k < warm else lr
 
 
 def fingerprint(payload: Any) -> str:
@@ -262,22 +283,34 @@ def fit(
         The history: one record per epoch.
     """
     device = data.x.device
+    wd = distributed.world()
     opt = torch.optim.AdamW(
         model.parameters(), lr=optim_cfg.lr, weight_decay=optim_cfg.weight_decay
     )
     history: list[dict[str, float]] = []
     start = 0
-    state = load_checkpoint(ckpt_path, fp, optim_cfg.epochs) if ckpt_path is not None else None
+    state = None
+    if ckpt_path is not None:
+        state = load_checkpoint(ckpt_path, fp, optim_cfg.epochs) if wd.is_main else None
+        state = distributed.broadcast_object(state)
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optim"])
         history = [dict(r) for r in state["history"]]
         start = int(state["epoch"])
-        print(f"{ckpt_path}: resuming after epoch {start} of {optim_cfg.epochs}", file=sys.stderr)
+        if wd.is_main:
+            print(f"{ckpt_path}: resuming after epoch {start} of {optim_cfg.epochs}",
+                  file=sys.stderr)
     if logger is not None:
         for rec in history:
             logger.log(rec)
-    step_model = torch.compile(model) if compile_model else model
+    step_model: torch.nn.Module = model
+    if wd.size > 1:
+        step_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    if compile_model:
+        step_model = torch.compile(step_model)
     n_train = int(train_idx.numel())
     if n_train == 0:
         raise ValueError("no training samples (check the split years and the window)")
@@ -287,32 +320,36 @@ def fit(
     bs = optim_cfg.batch_size
     for epoch in range(start, optim_cfg.epochs):
         es = epoch_seed(seed, epoch)
-        torch.manual_seed(es)
+        torch.manual_seed(es + wd.rank)  # dropout: its own stream per rank
         gen = torch.Generator(device=device).manual_seed(es)
         order = torch.randperm(n_train, generator=gen, device=device)[:per_epoch]
-        lr = lr_at(epoch, optim_cfg)
-        for g in opt.param_groups:
-            g["lr"] = lr
         model.train()
         sums = torch.zeros(3, device=device, dtype=torch.float64)
         n_steps = (per_epoch + bs - 1) // bs
+        warm = epoch * n_steps < optim_cfg.warmup_epochs * n_steps + 1
         t0 = time.perf_counter()
         bar = tqdm(range(n_steps), desc=f"epoch {epoch + 1}/{optim_cfg.epochs}",
-                   disable=not progress, leave=False)
+                   disable=not progress or not wd.is_main, leave=False)
         for step in bar:
-            idx = train_idx[order[step * bs : (step + 1) * bs]]
-            b = data.gather(idx)
+            glob = order[step * bs : (step + 1) * bs]
+            if warm or step == 0:
+                for g in opt.param_groups:
+                    g["lr"] = step_lr(epoch, step, n_steps, optim_cfg)
+            mine, share = _rank_shard(glob, wd)
+            b = data.gather(train_idx[mine])
             with autocast(device, amp):
                 out = step_model(b.x, b.node, b.period, land_cover=b.land_cover)
             loss, dep, interp = stcg_loss(out, b.y)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * (share * wd.size) if wd.size > 1 else loss).backward()
             if optim_cfg.grad_clip is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), optim_cfg.grad_clip)
             opt.step()
-            sums += torch.stack([loss.detach(), dep.detach(), interp.detach()]).double()
-            if progress and step % 50 == 0:
+            parts = torch.stack([loss.detach(), dep.detach(), interp.detach()]).double()
+            sums += parts * share if wd.size > 1 else parts
+            if progress and wd.is_main and step % 50 == 0:
                 bar.set_postfix(loss=f"{loss.detach().item():.4f}")
+        distributed.all_reduce_sum(sums)  # -> the global batches' mean losses
         sums = (sums / n_steps).cpu().numpy()
         if not np.isfinite(sums[0]):
             raise FloatingPointError(f"epoch {epoch + 1}: training loss is not finite")
@@ -321,20 +358,20 @@ def fit(
         elapsed = time.perf_counter() - t0
         rec = {
             "epoch": float(epoch + 1),
-            "lr": lr,
+            "lr": float(opt.param_groups[0]["lr"]),
             "loss": float(sums[0]),
             "loss_dep": float(sums[1]),
             "loss_interp": float(sums[2]),
             "samples_per_s": per_epoch / max(elapsed, 1e-9),
         }
-        if monitor_idx is not None and monitor_idx.numel():
+        if monitor_idx is not None and monitor_idx.numel() and wd.is_main:
             pred = predict(model, data, monitor_idx, 4096, amp)
             ym = data.y.reshape(-1)[monitor_idx].cpu().numpy()
             rec["monitor_rmse"] = float(np.sqrt(np.mean((pred["y"] - ym) ** 2)))
         history.append(rec)
         if logger is not None:
             logger.log(rec)
-        if ckpt_path is not None:
+        if ckpt_path is not None and wd.is_main:
             save_checkpoint(
                 ckpt_path,
                 {
@@ -347,9 +384,25 @@ def fit(
                                 for r in history],
                 },
             )
+        distributed.barrier()  # the checkpoint is on disk before any rank goes on
         if on_epoch_end is not None:
             on_epoch_end(epoch + 1)
     return history
+
+
+def _rank_shard(glob: torch.Tensor, wd: distributed.World) -> tuple[torch.Tensor, float]:
+    """This rank's positions of global batch ``glob`` and its share ``n_r / n`` of the batch.
+
+    A rank with an empty shard gets the batch's first sample at share 0 (it still joins DDP's
+    gradient all-reduce, contributing nothing).
+    """
+    if wd.size == 1:
+        return glob, 1.0
+    n = int(glob.numel())
+    lo, hi = distributed.shard_bounds(n, wd.rank, wd.size)
+    if hi == lo:
+        return glob[:1], 0.0
+    return glob[lo:hi], (hi - lo) / n
 
 
 @torch.no_grad()

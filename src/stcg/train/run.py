@@ -16,6 +16,7 @@ Outputs (paths from the stage's command line):
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,11 +29,11 @@ import torch
 from stcg.config import TrainStcgConfig, to_dict
 from stcg.data.dataset import DatasetMeta, Dense, load_dense, read_meta
 from stcg.data.writer import write_parquet
-from stcg.device import resolve_device
 from stcg.graph.build import Graph, load_graph
 from stcg.graph.cluster import assign_to_nodes
 from stcg.io import atomic_path, write_json
 from stcg.model.stcg import STCGModel
+from stcg.train import distributed
 from stcg.train.bundle import graph_tensors, make_bundle, save_bundle
 from stcg.train.data import DeviceData, FeatureStats, feature_stats, sample_indices, to_device
 from stcg.train.loop import (
@@ -179,7 +180,7 @@ def prepare(data_root: str | Path, graph_path: str | Path | Graph, cfg: TrainStc
     graph = graph_path if isinstance(graph_path, Graph) else load_graph(graph_path)
     nodes = cell_nodes(dense, graph)
     stats = feature_stats(dense, meta.train_years)
-    device = resolve_device(cfg.device)
+    device = distributed.local_device(cfg.device)
     data = to_device(dense, stats, nodes, cfg.window, device)
     train_np = sample_indices(dense, meta.train_years, cfg.window, full_window=True)
     test_np = sample_indices(dense, meta.test_years, cfg.window, full_window=False)
@@ -199,13 +200,41 @@ def train_stcg(
     on_epoch_end: Callable[[int], None] | None = None,
     progress: bool | None = None,
     cost_path: str | Path | None = None,
-) -> dict:
+) -> dict | None:
     """Train and evaluate the STCG model (see module docstring for the outputs).
 
+    Under ``torchrun`` (:mod:`stcg.train.distributed`) every rank trains its shard of each batch
+    and rank 0 alone evaluates and writes the outputs.
+
     Returns:
-        The metrics dict written to ``metrics_path``.
+        The metrics dict written to ``metrics_path`` (rank 0); None on the other ranks.
     """
     progress = sys.stderr.isatty() if progress is None else progress
+    wd = distributed.setup(distributed.local_device(cfg.device))
+    try:
+        return _train_stcg(data_root, graph_path, cfg, out_dir, checkpoint, metrics_path,
+                           plots_dir, on_epoch_end, progress, wd, cost_path)
+    finally:
+        distributed.cleanup()
+
+
+def _train_stcg(
+    data_root: str | Path,
+    graph_path: str | Path,
+    cfg: TrainStcgConfig,
+    out_dir: str | Path,
+    checkpoint: str | Path | None,
+    metrics_path: str | Path,
+    plots_dir: str | Path | None,
+    on_epoch_end: Callable[[int], None] | None,
+    progress: bool,
+    wd: distributed.World,
+    cost_path: str | Path | None = None,
+) -> dict | None:
+    """:func:`train_stcg` inside the process group (if any)."""
+    if wd.size > 1 and cfg.device != "cuda" and not cfg.threads:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get(
+            "LOCAL_WORLD_SIZE", wd.size))))
     p = prepare(data_root, graph_path, cfg)
     dense, graph, stats, device, data = p.dense, p.graph, p.stats, p.device, p.data
     train_np, test_np = p.train_np, p.test_np
@@ -221,10 +250,12 @@ def train_stcg(
     model = STCGModel(cfg.model, len(dense.variables), graph_tensors(graph), stats.y_mean,
                       stats.y_std).to(device)
     fp = run_fingerprint(cfg, dense, graph, int(train_np.size), device.type)
-    per_epoch = int(train_np.size) if cfg.optim.samples_per_epoch is None else min(
-        cfg.optim.samples_per_epoch, int(train_np.size))
-    logger = EpochLine("train_stcg", cfg.optim.epochs, per_epoch,
-                       inner=LiveLogger(plots_dir) if plots_dir is not None else None)
+    logger = None
+    if wd.is_main:
+        per_epoch = int(train_np.size) if cfg.optim.samples_per_epoch is None else min(
+            cfg.optim.samples_per_epoch, int(train_np.size))
+        logger = EpochLine("train_stcg", cfg.optim.epochs, per_epoch,
+                           inner=LiveLogger(plots_dir) if plots_dir is not None else None)
     try:
         history = fit(
             model, data, train_idx, cfg.optim, cfg.seed, checkpoint, fp, amp=cfg.amp,
@@ -232,7 +263,10 @@ def train_stcg(
             on_epoch_end=on_epoch_end, progress=progress,
         )
     finally:
-        logger.close()
+        if logger is not None:
+            logger.close()
+    if not wd.is_main:
+        return None
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

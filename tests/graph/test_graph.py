@@ -187,3 +187,19 @@ def test_config_validation() -> None:
         from_dict(BuildGraphConfig, {"seed": 0, "clusters": 4, "knn": 4})
     with pytest.raises(ConfigError, match="unknown"):
         from_dict(BuildGraphConfig, {"seed": 0, "clusters": 4, "bogus": 1})
+
+
+def test_node2vec_bytes_repeat_at_batch_scale() -> None:
+    """Large batches accumulate many rows per node in the backward of ``emb[walk]``; the bytes
+    must not depend on the order of those float sums (it changes between runs unless the
+    deterministic accumulation is on), and the global setting is restored afterwards."""
+    import torch
+
+    ring = [(i, (i + 1) % 12) for i in range(12)] + [(i, (i + 5) % 12) for i in range(0, 12, 3)]
+    e = np.array(ring)
+    runs = [node2vec(12, e[:, 0], e[:, 1], np.ones(len(e)), dim=16, walk_length=20,
+                     context_size=10, walks_per_node=5, p=1.0, q=1.0, num_negative=1, epochs=2,
+                     batch_size=128, lr=0.01, seed=0, progress=False).tobytes()
+            for _ in range(4)]
+    assert len(set(runs)) == 1
+    assert not torch.are_deterministic_algorithms_enabled()

@@ -175,6 +175,23 @@ def node2vec(
     Returns:
         ``[N, dim]`` float32 embeddings.
     """
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    # the backward of emb[walk] accumulates rows in parallel: its float sums change order from
+    # run to run unless torch's deterministic (sorted) accumulation is on
+    torch.use_deterministic_algorithms(True)
+    try:
+        return _train(n, src, dst, weight, dim, walk_length, context_size, walks_per_node, p, q,
+                      num_negative, epochs, batch_size, lr, seed, weighted, progress)
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+
+
+def _train(
+    n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, dim: int, walk_length: int,
+    context_size: int, walks_per_node: int, p: float, q: float, num_negative: int, epochs: int,
+    batch_size: int, lr: float, seed: int, weighted: bool, progress: bool,
+) -> np.ndarray:
+    """The training loop of :func:`node2vec` (same arguments)."""
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(seed)
     emb = torch.nn.Parameter(torch.randn(n, dim, generator=gen) * (1.0 / np.sqrt(dim)))

@@ -9,6 +9,7 @@ never used (bf16 matmuls are slower there and change the numbers).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 
 import torch
 
@@ -35,3 +36,21 @@ def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractC
     if enabled and device.type == "cuda":
         return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def deterministic() -> Iterator[None]:
+    """Torch's deterministic kernels inside the block, the previous setting restored after.
+
+    On CPU the backward of an index (``emb[idx]``, ``index_add``) accumulates rows in parallel,
+    so its float sums change order from run to run; the deterministic kernels sort first, and a
+    rerun gives the same bytes for a seed and thread count.  An op with no deterministic kernel
+    warns instead of failing (``warn_only``).
+    """
+    was = torch.are_deterministic_algorithms_enabled()
+    was_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(was, warn_only=was_warn)

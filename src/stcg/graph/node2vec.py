@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from stcg.device import deterministic
+
 
 def padded_neighbours(
     n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray
@@ -175,15 +177,9 @@ def node2vec(
     Returns:
         ``[N, dim]`` float32 embeddings.
     """
-    was_deterministic = torch.are_deterministic_algorithms_enabled()
-    # the backward of emb[walk] accumulates rows in parallel: its float sums change order from
-    # run to run unless torch's deterministic (sorted) accumulation is on
-    torch.use_deterministic_algorithms(True)
-    try:
+    with deterministic():
         return _train(n, src, dst, weight, dim, walk_length, context_size, walks_per_node, p, q,
                       num_negative, epochs, batch_size, lr, seed, weighted, progress)
-    finally:
-        torch.use_deterministic_algorithms(was_deterministic)
 
 
 def _train(

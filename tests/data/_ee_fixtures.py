@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from stcg.config import BuildDataConfig, from_dict
 from stcg.data.schema import PERIODS_PER_YEAR, TARGET, VARIABLES, cell_center, cell_id_for
 
 RES = 10.0
@@ -30,6 +31,15 @@ RES = 10.0
 CELLS = [(-115.0, 45.0, 1), (15.0, 45.0, 12), (25.0, 5.0, 2), (135.0, -25.0, 7),
          (-55.0, -5.0, 2), (95.0, 65.0, 10)]
 """Fixture cells: (lon, lat, IGBP class)."""
+
+
+def make_cfg(**files) -> BuildDataConfig:
+    """The build_data config of the fixtures (10-degree grid, train 2019, test 2020)."""
+    return from_dict(BuildDataConfig, {
+        "source": "files", "seed": 0, "resolution": RES, "variables": list(VARIABLES),
+        "splits": {"train_years": [2019, 2019], "test_years": [2020, 2020]},
+        "files": files,
+    })
 
 
 def truth_frame(years: tuple[int, ...] = (2019, 2020), seed: int = 0,

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stcg.config import BuildDataConfig, from_dict
 from stcg.data.dataset import load_dense, read_cells, read_meta, read_samples
 from stcg.data.files import IngestError, build_from_files, read_geotiff_file
 from stcg.data.schema import TARGET, VARIABLES, cell_center, sample_columns
@@ -25,6 +24,7 @@ from ._ee_fixtures import (
     CELLS,
     RES,
     grid_image,
+    make_cfg,
     truth_frame,
     write_ee_csv,
     write_ee_geotiff,
@@ -33,14 +33,6 @@ from ._ee_fixtures import (
 
 VARS = tuple(VARIABLES)
 
-
-def make_cfg(**files) -> BuildDataConfig:
-    """The build_data config of the fixtures (10-degree grid, train 2019, test 2020)."""
-    return from_dict(BuildDataConfig, {
-        "source": "files", "seed": 0, "resolution": RES, "variables": list(VARS),
-        "splits": {"train_years": [2019, 2019], "test_years": [2020, 2020]},
-        "files": files,
-    })
 
 
 @pytest.fixture(scope="module")

@@ -15,25 +15,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stcg.config import BuildDataConfig, ConfigError, from_dict
+from stcg.config import ConfigError
 from stcg.data.card import data_card
 from stcg.data.dataset import DatasetError, load_dense, read_samples
 from stcg.data.files import IngestError, build_from_files
 from stcg.data.schema import NEGATIVE_TOLERANCE, TARGET, VARIABLES
 from stcg.errors import StcgError
 
-from ._ee_fixtures import RES, truth_frame
+from ._ee_fixtures import RES, make_cfg, truth_frame
 
 VARS = tuple(VARIABLES)
 YEARS = (2019, 2020)
-
-
-def make_cfg(**files) -> BuildDataConfig:
-    return from_dict(BuildDataConfig, {
-        "source": "files", "seed": 0, "resolution": RES, "variables": list(VARS),
-        "splits": {"train_years": [2019, 2019], "test_years": [2020, 2020]},
-        "files": files,
-    })
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ from pathlib import Path
 import psutil
 import yaml
 
-from stcg.config import BuildDataConfig, SplitConfig, from_dict, resolve_profile
+from stcg.config import from_dict, resolve_profile
+from stcg.data.config import BuildDataConfig, SplitConfig
 from stcg.data.dataset import read_meta
 from stcg.data.schema import PERIODS_PER_YEAR
 from stcg.data.sim import build_sim

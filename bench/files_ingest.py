@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stcg.config import BuildDataConfig, from_dict
+from stcg.config import from_dict
+from stcg.data.config import BuildDataConfig
 from stcg.data.schema import PERIODS_PER_YEAR, TARGET, VARIABLES, cell_center, grid_shape
 
 

@@ -19,8 +19,9 @@ import json
 import time
 from pathlib import Path
 
-from stcg.config import TrainStcgConfig, load_section
+from stcg.config import load_section
 from stcg.io import read_json, write_json
+from stcg.train.config import TrainStcgConfig
 from stcg.train.run import train_stcg
 
 VARIANTS = {

@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stcg.config import TrainStcgConfig, from_dict, read_params, resolve_profile
+from stcg.config import from_dict, read_params, resolve_profile
 from stcg.io import write_json
+from stcg.train.config import TrainStcgConfig
 from stcg.train.run import train_stcg
 
 

@@ -100,9 +100,10 @@ def stage_train(work: Path, steps: int) -> dict:
     """``steps`` optimiser steps of the paper model on the smoke dataset, with a checkpoint."""
     import torch
 
-    from stcg.config import TrainStcgConfig, load_section
+    from stcg.config import load_section
     from stcg.model.stcg import STCGModel
     from stcg.train.bundle import graph_tensors, make_bundle, save_bundle
+    from stcg.train.config import TrainStcgConfig
     from stcg.train.loop import fit
     from stcg.train.run import prepare
 
@@ -142,8 +143,9 @@ def stage_evaluate(work: Path, n_eval: int) -> dict:
     import numpy as np
     import torch
 
-    from stcg.config import TrainStcgConfig, load_section
+    from stcg.config import load_section
     from stcg.train.bundle import load_bundle
+    from stcg.train.config import TrainStcgConfig
     from stcg.train.loop import predict
     from stcg.train.metrics import climatology_table, evaluation_report
     from stcg.train.run import prepare

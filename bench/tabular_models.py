@@ -22,8 +22,9 @@ import yaml
 
 def main() -> None:
     """Parse arguments, run the models one after another, print and write JSON."""
+    from stcg.baselines.tabular.config import TrainTabularConfig
     from stcg.baselines.tabular.run import run_tabular
-    from stcg.config import TrainTabularConfig, from_dict, resolve_profile
+    from stcg.config import from_dict, resolve_profile
     from stcg.data.dataset import load_dense, read_meta
 
     ap = argparse.ArgumentParser(description=__doc__)

@@ -44,20 +44,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stcg.config import (
-    BuildGraphConfig,
-    TrainStcgConfig,
-    from_dict,
-    read_params,
-    resolve_profile,
-)
+from stcg.config import from_dict, read_params, resolve_profile
 from stcg.data.schema import PERIODS_PER_YEAR
 from stcg.device import autocast, resolve_device
+from stcg.graph.config import BuildGraphConfig
 from stcg.graph.knn import connect_components, edge_weights, knn_edges
 from stcg.graph.sphere import lonlat_to_xyz
 from stcg.io import write_json
 from stcg.model.stcg import GraphTensors, STCGModel, stcg_loss
 from stcg.train import distributed
+from stcg.train.config import TrainStcgConfig
 from stcg.train.data import DeviceData
 
 CELLS = {"tiny": 150, "default": 2400, "paper": 61000}

@@ -1,6 +1,6 @@
 """Stage ``ablate@<variant>``: train one ablation of the STCG model, score it on the test subset.
 
-Params: ``ablate`` (:class:`stcg.config.AblateConfig`; the reference model, the variant's
+Params: ``ablate`` (:class:`stcg.train.config.AblateConfig`; the reference model, the variant's
 overrides, the shared budget) and ``build_graph`` (rebuilt for a cluster-count variant).  See
 :mod:`stcg.train.ablate`.
 """
@@ -10,10 +10,12 @@ from __future__ import annotations
 import sys
 
 from stcg import stage
-from stcg.config import AblateConfig, BuildGraphConfig, load_section
+from stcg.config import load_section
 from stcg.errors import StcgError
+from stcg.graph.config import BuildGraphConfig
 from stcg.io import write_json
 from stcg.train.ablate import run_variant, variant_config, variant_graph
+from stcg.train.config import AblateConfig
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from stcg import stage
-from stcg.config import AblateConfig, load_section
+from stcg.config import load_section
 from stcg.io import atomic_path, write_json, write_text
 from stcg.report.ablations import ablation_table
 from stcg.report.headline import ablations_headline
+from stcg.train.config import AblateConfig
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from stcg import stage
-from stcg.config import BuildDataConfig, load_section
+from stcg.config import load_section
 from stcg.data.card import data_card
+from stcg.data.config import BuildDataConfig
 from stcg.data.dataset import read_meta
 from stcg.errors import StcgError
 from stcg.io import write_json

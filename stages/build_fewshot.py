@@ -13,7 +13,8 @@ from tqdm import tqdm
 
 from stcg import stage
 from stcg.baselines.spatial.fewshot import build_fewshot, write_fewshot
-from stcg.config import BuildFewshotConfig, load_section
+from stcg.config import load_section
+from stcg.data.config import BuildFewshotConfig
 
 
 def main(argv: list[str] | None = None) -> None:

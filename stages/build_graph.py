@@ -1,7 +1,7 @@
 """Stage ``build_graph``: the spatiotemporal conditional graph of the dataset's land cells.
 
 Reads ``<data>/cells.parquet``, writes the graph ``.npz``, ``reports/metrics/graph.json`` and the
-globe figure.  Params: section ``build_graph`` (:class:`stcg.config.BuildGraphConfig`).
+globe figure.  Params: section ``build_graph`` (:class:`stcg.graph.config.BuildGraphConfig`).
 """
 
 from __future__ import annotations
@@ -9,9 +9,10 @@ from __future__ import annotations
 import sys
 
 from stcg import stage
-from stcg.config import BuildGraphConfig, load_section
+from stcg.config import load_section
 from stcg.data.dataset import read_cells, read_meta
 from stcg.graph.build import build_graph, graph_metrics, save_graph
+from stcg.graph.config import BuildGraphConfig
 from stcg.graph.plot import plot_globe
 from stcg.io import write_json
 from stcg.report.maps import land_outline

@@ -13,6 +13,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from stcg import stage
+from stcg.baselines.spatial.config import FewshotJointConfig
 from stcg.baselines.spatial.fewshot import (
     evaluate,
     read_fewshot,
@@ -20,7 +21,7 @@ from stcg.baselines.spatial.fewshot import (
     write_metrics,
 )
 from stcg.baselines.spatial.fewshot_fit import fit_gtnnwr, fit_gtwr
-from stcg.config import FewshotJointConfig, load_section
+from stcg.config import load_section
 
 METHODS = ("gtwr", "gtnnwr")
 

@@ -1,7 +1,7 @@
 """Stage ``fewshot_stcg``: the STCG model on all 46 periods of the few-shot data ("Ours").
 
 Architecture and window from ``train_stcg`` (``model``, ``window``), the optimiser budget from
-``fewshot_stcg`` (:class:`stcg.config.FewshotStcgConfig`); the graph from ``build_graph``.
+``fewshot_stcg`` (:class:`stcg.train.config.FewshotStcgConfig`); the graph from ``build_graph``.
 Writes the metrics JSON (per reported week and pooled, as every few-shot method) and the
 coefficients (interpretable weights per covariate SD) to ``<out>/coefficients.parquet``.
 ``fewshot_stcg.distributed.nproc`` > 1: the script re-executes itself under ``torchrun`` (as
@@ -22,11 +22,12 @@ from stcg.baselines.spatial.fewshot import (
     write_method_outputs,
     write_metrics,
 )
-from stcg.config import FewshotStcgConfig, TrainStcgConfig, load_section
+from stcg.config import load_section
 from stcg.graph.build import load_graph
 from stcg.graph.cluster import assign_to_nodes
 from stcg.train import distributed
 from stcg.train.bundle import graph_tensors
+from stcg.train.config import FewshotStcgConfig, TrainStcgConfig
 from stcg.train.fewshot import fit_stcg_fewshot
 from stcg.train.loop import EpochLine
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from stcg import stage
+from stcg.baselines.spatial.config import FewshotWeeklyConfig
 from stcg.baselines.spatial.fewshot import (
     evaluate,
     read_fewshot,
@@ -18,7 +19,7 @@ from stcg.baselines.spatial.fewshot import (
     write_metrics,
 )
 from stcg.baselines.spatial.fewshot_fit import fit_gnnwr_week, fit_gwr_week
-from stcg.config import FewshotWeeklyConfig, load_section
+from stcg.config import load_section
 
 METHODS = ("gwr", "gnnwr")
 

@@ -5,7 +5,7 @@ test rows, for ``w_j z_j``) and the DVCLive folder of ``train_stcg``; writes the
 (:mod:`stcg.report.figures`, :mod:`stcg.report.errors`: test RMSE and bias maps, observed vs
 predicted hexbin, RMSE by latitude band and land cover) and the CSV files of the by-group bars
 (DVC bar plots).  ``figures.attribution`` selects what Figures 4-5 show (``weights`` for the
-paper's).  Params: section ``figures`` (:class:`stcg.config.FiguresConfig`).
+paper's).  Params: section ``figures`` (:class:`stcg.report.config.FiguresConfig`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from pathlib import Path
 import pandas as pd
 
 from stcg import stage
-from stcg.config import FiguresConfig, load_section
+from stcg.config import load_section
 from stcg.data.dataset import read_meta
 from stcg.io import atomic_path, read_json
 from stcg.report.attributions import FIGURE_ATTRIBUTIONS, load_attributions, select_attribution
+from stcg.report.config import FiguresConfig
 from stcg.report.errors import (
     cell_errors,
     error_maps,

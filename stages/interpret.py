@@ -5,7 +5,7 @@ training years for the local reference, and on a simulated dataset its ``truth/`
 LightGBM's TreeSHAP table, and writes ``interpretability.json`` (:mod:`stcg.report.interpret`:
 each method's scores next to the oracle and the nulls, on the same rows) and the dominant-group
 maps.  A dataset without truth (source ``files``) gets the learned maps only and a JSON that says
-why it has no scores.  Params: section ``interpret`` (:class:`stcg.config.InterpretConfig`).
+why it has no scores.  Params: section ``interpret`` (:class:`stcg.report.config.InterpretConfig`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ import pandas as pd
 
 from stcg import stage
 from stcg.baselines.spatial.fewshot import week_to_period
-from stcg.config import InterpretConfig, load_section
+from stcg.config import load_section
 from stcg.data.dataset import read_meta
 from stcg.io import write_json
 from stcg.report.attributions import join_shap, load_attributions, load_truth, model_attributions
+from stcg.report.config import InterpretConfig
 from stcg.report.figures import limiting_factor_maps, save_figure
 from stcg.report.headline import interpret_headline
 from stcg.report.interpret import (

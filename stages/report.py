@@ -20,17 +20,10 @@ from pathlib import Path
 import yaml
 
 from stcg import stage
-from stcg.config import (
-    BuildDataConfig,
-    BuildFewshotConfig,
-    FiguresConfig,
-    ReportConfig,
-    TrainStcgConfig,
-    active_profile,
-    load_section,
-    read_params,
-)
+from stcg.config import active_profile, load_section, read_params
+from stcg.data.config import BuildDataConfig, BuildFewshotConfig
 from stcg.io import atomic_path, read_json, write_text
+from stcg.report.config import FiguresConfig, ReportConfig
 from stcg.report.paper import Context, paper_vs_ours, paper_vs_ours_markdown
 from stcg.report.report import (
     ReportInputs,
@@ -41,6 +34,7 @@ from stcg.report.report import (
     render_report,
 )
 from stcg.report.table1 import BASELINE_KEYS
+from stcg.train.config import TrainStcgConfig
 
 
 def _json(path: Path | None) -> dict | None:

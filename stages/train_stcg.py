@@ -1,7 +1,7 @@
 """Stage ``train_stcg``: train the STCG model on the training years, evaluate on the test years.
 
 Writes ``<out>/model.pt`` and ``<out>/predictions.parquet``, the metrics JSON, DVCLive curves and
-a resumable checkpoint.  Params: section ``train_stcg`` (:class:`stcg.config.TrainStcgConfig`).
+a resumable checkpoint.  Params: section ``train_stcg`` (:class:`stcg.train.config.TrainStcgConfig`).
 
 With ``train_stcg.distributed.nproc`` N > 1 the script re-executes itself under
 ``torchrun --standalone --nproc_per_node N`` (same arguments), so dvc.yaml's command stays the
@@ -13,9 +13,10 @@ from __future__ import annotations
 import sys
 
 from stcg import stage
-from stcg.config import TrainStcgConfig, load_section
+from stcg.config import load_section
 from stcg.io import write_json
 from stcg.report.headline import stcg_headline
+from stcg.train.config import TrainStcgConfig
 from stcg.train.distributed import relaunch_under_torchrun
 from stcg.train.run import train_stcg
 

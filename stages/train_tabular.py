@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 from stcg import stage
+from stcg.baselines.tabular.config import TrainTabularConfig
 from stcg.baselines.tabular.run import run_tabular
-from stcg.config import TrainTabularConfig, load_section, to_dict
+from stcg.config import load_section, to_dict
 from stcg.data.dataset import load_dense, read_meta
 from stcg.data.writer import write_parquet
 from stcg.errors import StcgError

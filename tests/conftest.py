@@ -33,7 +33,8 @@ def data_dir() -> Path:
 
 def tiny_config(seed: int = 0, resolution: float = 10.0, years: tuple[int, int, int] = (2017, 2019, 2020)):
     """A ``build_data`` config for a tiny simulated dataset (train first..mid, test last)."""
-    from stcg.config import BuildDataConfig, SimConfig, SplitConfig, read_params
+    from stcg.config import read_params
+    from stcg.data.config import BuildDataConfig, SimConfig, SplitConfig
 
     variables = tuple(read_params(REPO / "params.yaml")["build_data"]["variables"])
     first, last_train, test = years

@@ -5,15 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from stcg.config import (
-    PROFILES,
-    BuildDataConfig,
-    ConfigError,
-    SplitConfig,
-    from_dict,
-    load_section,
-    resolve_profile,
-)
+from stcg.config import PROFILES, ConfigError, from_dict, load_section, resolve_profile
+from stcg.data.config import BuildDataConfig, SplitConfig
 
 from .conftest import REPO
 

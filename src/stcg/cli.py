@@ -222,7 +222,8 @@ def ingest_cmd(
     Same checks as stage build_data with source files, except that observed GPP is optional:
     the result feeds `stcg predict`, not training. Errors are one line; nothing is written.
     """
-    from stcg.config import BuildDataConfig, ConfigError, load_section
+    from stcg.config import ConfigError, load_section
+    from stcg.data.config import BuildDataConfig
     from stcg.data.files import build_from_files
     from stcg.errors import StcgError
 

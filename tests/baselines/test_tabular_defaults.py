@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from stcg.config import TrainTabularConfig, from_dict, read_params, resolve_profile
+from stcg.baselines.tabular.config import TrainTabularConfig
+from stcg.config import from_dict, read_params, resolve_profile
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from stcg.baselines.tabular.config import TrainTabularConfig
 from stcg.baselines.tabular.registry import build_model
-from stcg.config import TrainTabularConfig, from_dict, resolve_profile
+from stcg.config import from_dict, resolve_profile
 from stcg.data.dataset import load_dense, read_meta
 from stcg.data.splits import test_rows
 from stcg.errors import StcgError
@@ -133,8 +134,9 @@ def test_table1_stage(stage_run, tiny_params, tmp_path):
 def test_shap_for_chosen_periods_and_config_errors(tabular_dataset):
     import dataclasses
 
+    from stcg.baselines.tabular.config import TabularModelConfig
     from stcg.baselines.tabular.run import run_tabular
-    from stcg.config import ConfigError, TabularModelConfig
+    from stcg.config import ConfigError
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())["train_tabular"]
     cfg = from_dict(TrainTabularConfig, resolve_profile(raw, "tiny"), where="train_tabular")
@@ -177,8 +179,8 @@ def test_lagged_features_option(model, tabular_dataset):
     """features.lags = 3: the previous two periods join as columns (NaN before the data start)."""
     import dataclasses
 
+    from stcg.baselines.tabular.config import TabularFeaturesConfig
     from stcg.baselines.tabular.run import run_tabular
-    from stcg.config import TabularFeaturesConfig
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())["train_tabular"]
     cfg = from_dict(TrainTabularConfig, resolve_profile(raw, "tiny"), where="train_tabular")

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from stcg.config import BuildDataConfig, from_dict
+from stcg.config import from_dict
+from stcg.data.config import BuildDataConfig
 from stcg.data.schema import PERIODS_PER_YEAR, TARGET, VARIABLES, cell_center, cell_id_for
 
 RES = 10.0

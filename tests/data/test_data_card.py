@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stcg.config import BuildDataConfig, from_dict
+from stcg.config import from_dict
 from stcg.data.card import RunningStats, data_card
+from stcg.data.config import BuildDataConfig
 from stcg.data.dataset import read_samples
 from stcg.data.files import build_from_files
 from stcg.data.schema import TARGET, VARIABLES

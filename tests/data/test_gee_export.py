@@ -383,7 +383,8 @@ def test_cli_split_digits_tile_scale(tmp_path: Path) -> None:
 def test_rounded_csv_is_narrower_and_ingests_within_half_a_step(tmp_path: Path) -> None:
     """On the offline fixtures: ``--digits 5`` shrinks Earth Engine's CSV, and what ingestion
     reads back is the truth within half a rounding step."""
-    from stcg.config import BuildDataConfig, from_dict
+    from stcg.config import from_dict
+    from stcg.data.config import BuildDataConfig
     from stcg.data.dataset import read_samples
     from stcg.data.files import build_from_files
 

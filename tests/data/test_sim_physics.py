@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from stcg.config import SimConfig
+from stcg.data.config import SimConfig
 from stcg.data.schema import PERIODS_PER_YEAR, VARIABLES
 from stcg.data.sim.gpp import GPP_INPUTS, scalars
 from stcg.data.sim.simulate import ChunkSimulator, periods_of_year, toa_daily

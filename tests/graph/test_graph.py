@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stcg.config import BuildGraphConfig, Node2VecConfig
 from stcg.graph.build import build_graph, graph_metrics, load_graph, save_graph
 from stcg.graph.cluster import assign_to_nodes, kmeans_sphere
+from stcg.graph.config import BuildGraphConfig, Node2VecConfig
 from stcg.graph.knn import connect_components, edge_weights, knn_edges, n_components
 from stcg.graph.node2vec import node2vec, random_walks
 from stcg.graph.sphere import crosses_dateline, lonlat_to_xyz, xyz_to_lonlat

@@ -13,7 +13,8 @@ import dataclasses
 import pytest
 import torch
 
-from stcg.config import ConfigError, ModelConfig, from_dict
+from stcg.config import ConfigError, from_dict
+from stcg.model.config import ModelConfig
 from stcg.model.stcg import consistency_penalty, stcg_loss
 
 from .test_model import CFG, batch, make

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from stcg.config import ConfigError, ModelConfig, from_dict
+from stcg.config import ConfigError, from_dict
 from stcg.model.attention import (
     MultiHeadAttention,
     elu_feature_map,
@@ -17,6 +17,7 @@ from stcg.model.attention import (
     rope_rotate,
 )
 from stcg.model.condition import ConditionEncoder, fit_embedding, normalized_adjacency
+from stcg.model.config import ModelConfig
 from stcg.model.stcg import GraphTensors, STCGModel, stcg_loss
 
 F, L, K = 5, 4, 6

@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from stcg.config import ConfigError, ModelConfig, from_dict
+from stcg.config import ConfigError, from_dict
+from stcg.model.config import ModelConfig
 from tests.model.test_model import CFG, batch, make
 
 

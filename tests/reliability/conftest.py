@@ -9,11 +9,12 @@ import pandas as pd
 import pytest
 import torch
 
-from stcg.config import ModelConfig, OptimConfig
 from stcg.data.dataset import Dense, load_dense
 from stcg.graph.build import Graph, build_graph, save_graph
+from stcg.model.config import ModelConfig
 from stcg.model.stcg import STCGModel
 from stcg.train.bundle import graph_tensors
+from stcg.train.config import OptimConfig
 from stcg.train.data import DeviceData, FeatureStats, feature_stats, sample_indices, to_device
 from stcg.train.run import cell_nodes
 from tests.train.conftest import TOY_GRAPH, write_toy_dataset

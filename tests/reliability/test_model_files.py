@@ -182,7 +182,7 @@ def test_training_step_raises_no_warning(setup, tmp_path) -> None:
 
 
 def _cfg():
-    from stcg.config import TrainStcgConfig
+    from stcg.train.config import TrainStcgConfig
 
     return TrainStcgConfig(seed=0, window=4, model=SMALL, optim=OPTIM, device="cpu")
 

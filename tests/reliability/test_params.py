@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stcg.config import BuildDataConfig, ConfigError, load_section
+from stcg.config import ConfigError, load_section
+from stcg.data.config import BuildDataConfig
 from stcg.errors import StcgError
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -56,7 +56,7 @@ def write_fake_bundle(path: Path, variables: tuple[str, ...], mean: np.ndarray,
     """A model file with the statistics and an untrained model (random, non-zero heads)."""
     import torch
 
-    from stcg.config import ModelConfig
+    from stcg.model.config import ModelConfig
     from stcg.model.stcg import GraphTensors, STCGModel
     from stcg.train.bundle import ModelBundle, save_bundle
     from stcg.train.data import FeatureStats

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stcg.config import RegionConfig
+from stcg.report.config import RegionConfig
 from stcg.report.figures import (
     figure4,
     figure5,

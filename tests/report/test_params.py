@@ -7,15 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stcg.config import (
-    PROFILES,
-    ConfigError,
-    FiguresConfig,
-    InterpretConfig,
-    ReportConfig,
-    from_dict,
-    resolve_profile,
-)
+from stcg.config import PROFILES, ConfigError, from_dict, resolve_profile
+from stcg.report.config import FiguresConfig, InterpretConfig, ReportConfig
 
 REPO = Path(__file__).resolve().parents[2]
 RAW = yaml.safe_load((REPO / "params.yaml").read_text())

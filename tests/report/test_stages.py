@@ -140,8 +140,9 @@ def test_figures_stage(tiny_dataset, perfect, tmp_path):
 
 def test_figure4_on_the_simulator_regions(tiny_dataset, perfect):
     """Every region of params.yaml on the tiny 10-degree grid: a panel each, never a crash."""
-    from stcg.config import FiguresConfig, load_section
+    from stcg.config import load_section
     from stcg.report.attributions import load_attributions
+    from stcg.report.config import FiguresConfig
     from stcg.report.figures import figure4
 
     cfg = load_section(FiguresConfig, "figures", PARAMS)

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stcg.config import BuildGraphConfig, Node2VecConfig
 from stcg.data.dataset import DatasetMeta
 from stcg.data.schema import PERIODS_PER_YEAR, VARIABLES
 from stcg.data.writer import dataset_writer
 from stcg.graph.build import build_graph, save_graph
+from stcg.graph.config import BuildGraphConfig, Node2VecConfig
 
 VARS = tuple(VARIABLES)[:8]
 YEARS = (2018, 2019, 2020)

@@ -10,20 +10,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from stcg.config import (
-    PROFILES,
-    AblateConfig,
-    AblationVariant,
-    BuildGraphConfig,
-    ConfigError,
-    FewshotStcgConfig,
-    TrainStcgConfig,
-    from_dict,
-    load_section,
-)
+from stcg.config import PROFILES, ConfigError, from_dict, load_section
 from stcg.errors import StcgError
+from stcg.graph.config import BuildGraphConfig
 from stcg.report.ablations import ablation_table, describe
 from stcg.train.ablate import variant_config
+from stcg.train.config import AblateConfig, AblationVariant, FewshotStcgConfig, TrainStcgConfig
 
 REPO = Path(__file__).resolve().parents[2]
 

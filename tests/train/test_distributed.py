@@ -19,10 +19,11 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from stcg.config import ModelConfig, OptimConfig, TrainStcgConfig
+from stcg.model.config import ModelConfig
 from stcg.model.stcg import STCGModel
 from stcg.train import distributed
 from stcg.train.bundle import graph_tensors
+from stcg.train.config import OptimConfig, TrainStcgConfig
 from stcg.train.loop import fit
 from stcg.train.run import prepare
 

@@ -8,11 +8,12 @@ import re
 import numpy as np
 import torch
 
-from stcg.config import ModelConfig, OptimConfig
 from stcg.data.dataset import load_dense
 from stcg.graph.build import load_graph
+from stcg.model.config import ModelConfig
 from stcg.model.stcg import STCGModel
 from stcg.train.bundle import graph_tensors
+from stcg.train.config import OptimConfig
 from stcg.train.data import feature_stats, sample_indices, to_device
 from stcg.train.loop import EpochLine, EpochLogger, fit
 from stcg.train.run import cell_nodes

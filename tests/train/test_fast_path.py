@@ -8,8 +8,10 @@ import os
 import pytest
 import torch
 
-from stcg.config import ConfigError, ModelConfig, OptimConfig, from_dict
+from stcg.config import ConfigError, from_dict
+from stcg.model.config import ModelConfig
 from stcg.model.stcg import GraphTensors, STCGModel, stcg_loss
+from stcg.train.config import OptimConfig
 from stcg.train.data import DeviceData
 from stcg.train.loop import fit, lr_at, lr_scale, step_lr
 

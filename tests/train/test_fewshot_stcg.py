@@ -23,16 +23,12 @@ import pytest
 
 from stcg.baselines.spatial.fewshot import LAND_COVER, FewShot, evaluate
 from stcg.baselines.spatial.simulate import gtwr_design
-from stcg.config import (
-    BuildGraphConfig,
-    FewshotStcgConfig,
-    ModelConfig,
-    Node2VecConfig,
-    OptimConfig,
-)
 from stcg.data.schema import PERIODS_PER_YEAR
 from stcg.graph.build import build_graph
+from stcg.graph.config import BuildGraphConfig, Node2VecConfig
+from stcg.model.config import ModelConfig
 from stcg.train.bundle import graph_tensors
+from stcg.train.config import FewshotStcgConfig, OptimConfig
 from stcg.train.fewshot import cyclic_dense, fit_stcg_fewshot
 
 # identity output: the synthetic surfaces take negative values (GPP does not)

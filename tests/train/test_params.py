@@ -6,7 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from stcg.config import PROFILES, BuildGraphConfig, TrainStcgConfig, load_section
+from stcg.config import PROFILES, load_section
+from stcg.graph.config import BuildGraphConfig
+from stcg.train.config import TrainStcgConfig
 
 REPO = Path(__file__).resolve().parents[2]
 

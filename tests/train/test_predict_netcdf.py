@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stcg.config import ModelConfig, OptimConfig, TrainStcgConfig
+from stcg.model.config import ModelConfig
+from stcg.train.config import OptimConfig, TrainStcgConfig
 from stcg.train.predict import predict_dataset
 from stcg.train.run import train_stcg
 

@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 import torch
 
-from stcg.config import ModelConfig, OptimConfig, TrainStcgConfig
 from stcg.data.dataset import load_dense
 from stcg.graph.build import load_graph
 from stcg.metrics import regression_metrics
+from stcg.model.config import ModelConfig
 from stcg.model.stcg import STCGModel
 from stcg.train.bundle import graph_tensors, load_bundle
+from stcg.train.config import OptimConfig, TrainStcgConfig
 from stcg.train.data import feature_stats, sample_indices, to_device
 from stcg.train.loop import fit, lr_at, predict
 from stcg.train.metrics import climatology_table, lat_band_labels

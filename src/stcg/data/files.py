@@ -80,7 +80,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from stcg.config import BuildDataConfig
+from stcg.data.config import BuildDataConfig
 from stcg.data.dataset import DatasetMeta
 from stcg.data.schema import (
     CENTRE_TOLERANCE,

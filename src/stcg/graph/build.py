@@ -30,8 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stcg.config import BuildGraphConfig
 from stcg.graph.cluster import kmeans_sphere
+from stcg.graph.config import BuildGraphConfig
 from stcg.graph.knn import (
     Edges,
     connect_components,

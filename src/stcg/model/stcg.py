@@ -48,9 +48,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from stcg.config import ModelConfig
 from stcg.data.schema import IGBP_CLASSES, PERIODS_PER_YEAR
 from stcg.model.condition import ConditionEncoder, fit_embedding
+from stcg.model.config import ModelConfig
 from stcg.model.decoder import ConditionalDecoder, memory
 from stcg.model.encoder import LocationInvariantEncoder
 

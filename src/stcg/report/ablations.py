@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from stcg.config import AblationVariant, to_dict
+from stcg.config import to_dict
+from stcg.train.config import AblationVariant
 
 
 def describe(variant: AblationVariant) -> str:

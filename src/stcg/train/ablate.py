@@ -22,20 +22,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stcg.config import (
-    AblateConfig,
-    AblationVariant,
-    BuildGraphConfig,
-    ModelConfig,
-    TrainStcgConfig,
-    from_dict,
-    to_dict,
-)
+from stcg.config import from_dict, to_dict
 from stcg.data.dataset import read_cells
 from stcg.graph.build import Graph, build_graph, load_graph
+from stcg.graph.config import BuildGraphConfig
 from stcg.metrics import regression_metrics
+from stcg.model.config import ModelConfig
 from stcg.model.stcg import STCGModel
 from stcg.train.bundle import graph_tensors
+from stcg.train.config import AblateConfig, AblationVariant, TrainStcgConfig
 from stcg.train.loop import fit, predict
 from stcg.train.run import prepare
 

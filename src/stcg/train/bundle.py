@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from stcg.config import ModelConfig, from_dict, to_dict
+from stcg.config import from_dict, to_dict
 from stcg.errors import StcgError
 from stcg.graph.build import Graph
 from stcg.io import load_torch, save_torch
+from stcg.model.config import ModelConfig
 from stcg.model.stcg import GraphTensors, STCGModel
 from stcg.train.data import FeatureStats
 

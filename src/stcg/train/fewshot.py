@@ -30,11 +30,12 @@ import numpy as np
 import torch
 
 from stcg.baselines.spatial.fewshot import LAND_COVER, FewShot, FewShotPrediction
-from stcg.config import FewshotStcgConfig, ModelConfig
 from stcg.data.dataset import Dense
 from stcg.data.schema import PERIODS_PER_YEAR
+from stcg.model.config import ModelConfig
 from stcg.model.stcg import GraphTensors, STCGModel
 from stcg.train import distributed
+from stcg.train.config import FewshotStcgConfig
 from stcg.train.data import feature_stats, to_device
 from stcg.train.loop import EpochLogger, fit, predict
 

@@ -46,12 +46,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from stcg.config import OptimConfig
 from stcg.device import autocast
 from stcg.errors import StcgError
 from stcg.io import load_torch, save_torch
 from stcg.model.stcg import STCGModel, stcg_loss
 from stcg.train import distributed
+from stcg.train.config import OptimConfig
 from stcg.train.data import DeviceData
 
 CKPT_FORMAT = "stcg-checkpoint-v1"

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from stcg.config import TrainStcgConfig, to_dict
+from stcg.config import to_dict
 from stcg.data.dataset import DatasetMeta, Dense, load_dense, read_meta
 from stcg.data.writer import write_parquet
 from stcg.graph.build import Graph, load_graph
@@ -35,6 +35,7 @@ from stcg.io import atomic_path, write_json
 from stcg.model.stcg import STCGModel
 from stcg.train import distributed
 from stcg.train.bundle import graph_tensors, make_bundle, save_bundle
+from stcg.train.config import TrainStcgConfig
 from stcg.train.data import DeviceData, FeatureStats, feature_stats, sample_indices, to_device
 from stcg.train.loop import (
     TIMING_KEYS,

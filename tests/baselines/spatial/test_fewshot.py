@@ -216,13 +216,10 @@ def test_stages_end_to_end_on_the_tiny_profile(tiny_dataset, tmp_path):
 @pytest.mark.parametrize(("profile", "n_cells", "workers"),
                          [("tiny", 120, 1), ("default", 800, 1), ("paper", 6000, -1)])
 def test_params_sections_load_for_every_profile(tmp_path, profile, n_cells, workers):
-    from stcg.config import (
-        BuildFewshotConfig,
-        FewshotJointConfig,
-        FewshotTablesConfig,
-        FewshotWeeklyConfig,
-        load_section,
-    )
+    from stcg.baselines.spatial.config import FewshotJointConfig, FewshotWeeklyConfig
+    from stcg.config import load_section
+    from stcg.data.config import BuildFewshotConfig
+    from stcg.report.config import FewshotTablesConfig
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["profile"] = profile
@@ -243,7 +240,8 @@ def test_params_sections_load_for_every_profile(tmp_path, profile, n_cells, work
 
 
 def test_bad_params_are_named(tmp_path):
-    from stcg.config import ConfigError, FewshotJointConfig, load_section
+    from stcg.baselines.spatial.config import FewshotJointConfig
+    from stcg.config import ConfigError, load_section
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["fewshot_joint"]["gtwr"]["tau_ratio"] = [10.0, 0.1]

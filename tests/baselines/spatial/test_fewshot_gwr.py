@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from stcg.baselines.spatial.config import GWRFewshotConfig
 from stcg.baselines.spatial.fewshot import FewShot, week_to_period
 from stcg.baselines.spatial.fewshot_fit import fit_gwr_week
-from stcg.config import ConfigError, GWRFewshotConfig, from_dict
+from stcg.config import ConfigError, from_dict
 from stcg.data.schema import PERIODS_PER_YEAR
 
 

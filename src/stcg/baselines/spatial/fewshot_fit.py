@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from stcg.baselines.spatial.config import GTWRFewshotConfig, GWRFewshotConfig, NNWRFewshotConfig
 from stcg.baselines.spatial.fewshot import (
     FewShot,
     FewShotPrediction,
@@ -24,11 +25,6 @@ from stcg.baselines.spatial.fewshot import (
 from stcg.baselines.spatial.gnnwr import GNNWR
 from stcg.baselines.spatial.gtwr import GTWR
 from stcg.baselines.spatial.gwr import GWR
-from stcg.config import (
-    GTWRFewshotConfig,
-    GWRFewshotConfig,
-    NNWRFewshotConfig,
-)
 from stcg.data.schema import PERIODS_PER_YEAR
 from stcg.device import resolve_device
 

@@ -51,8 +51,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from stcg.baselines.spatial.config import GNNWRSettings
 from stcg.baselines.spatial.neighbors import pairwise_distance
-from stcg.config import GNNWRSettings
 from stcg.device import autocast, resolve_device
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stcg.baselines.tabular.base import TabularModel
-from stcg.config import TabularModelConfig, TabularOptimConfig
+from stcg.baselines.tabular.config import TabularModelConfig, TabularOptimConfig
 
 FRAME_KINDS = ("tabnet", "excelformer", "resnet", "ft_transformer")
 

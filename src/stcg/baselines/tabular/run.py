@@ -28,10 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stcg.baselines.tabular.config import TrainTabularConfig
 from stcg.baselines.tabular.features import design_matrix, targets
 from stcg.baselines.tabular.protocol import holdout_split
 from stcg.baselines.tabular.registry import build_model
-from stcg.config import TrainTabularConfig
 from stcg.data.dataset import DatasetMeta, Dense
 from stcg.data.splits import RowIndex, test_rows, train_rows
 from stcg.metrics import regression_metrics

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from stcg.config import BuildDataConfig
+from stcg.data.config import BuildDataConfig
 from stcg.data.dataset import DatasetMeta
 from stcg.data.inputs import INPUTS
 from stcg.data.sim.gpp import LIMITING_FACTORS

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaincinv, ndtr
 
-from stcg.config import SimConfig
+from stcg.data.config import SimConfig
 from stcg.data.schema import PERIODS_PER_YEAR, period_length, period_start_doy
 from stcg.data.sim import tables as tb
 from stcg.data.sim.fields import EvolvingField, static_field, unit_vectors

@@ -151,37 +151,27 @@ def gee_export(
     Submits one task per year (CSV) or per period (GeoTIFF) that is not done yet: done means its
     files are in LOCAL_DIR, the manifest records it completed, or Earth Engine lists it completed
     or running. Download the files into LOCAL_DIR and run `dvc repro` with build_data.source:
-    files. See stcg.data.gee for collections, versions and authentication.
+    files. See stcg.data.gee for collections and versions, the README for authentication.
     """
     import json
 
-    from stcg.data.gee import EeBackend, ExportRecipe, GeeUnavailable, init_ee, parse_years
-    from stcg.data.periods import parse_date
+    from stcg.data.gee import (
+        EeBackend,
+        GeeUnavailable,
+        init_ee,
+        recipe_from_options,
+        run_export,
+    )
 
     try:
-        recipe = ExportRecipe(
-            start=parse_date(start),
-            end=parse_date(end),
-            resolution=resolution,
-            variables=(
-                tuple(v.strip() for v in variables.split(",") if v.strip())
-                if variables
-                else ExportRecipe.variables
-            ),
-            pml=pml,
-            gpp_scale=gpp_scale,
-            file_format=file_format,  # type: ignore[arg-type]
-            destination=destination,  # type: ignore[arg-type]
-            folder=folder,
-            prefix=prefix,
-            years=parse_years(years),
-            tile_scale=tile_scale,
-            periods_per_task=periods_per_task,
-            digits=digits,
+        recipe = recipe_from_options(
+            start=start, end=end, years=years, resolution=resolution, variables=variables,
+            pml=pml, gpp_scale=gpp_scale, file_format=file_format, destination=destination,
+            folder=folder, prefix=prefix, tile_scale=tile_scale,
+            periods_per_task=periods_per_task, digits=digits,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    from stcg.data.gee import run_export
 
     typer.echo(json.dumps(recipe.to_json(), indent=2), err=True)
     backend = None

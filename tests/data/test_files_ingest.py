@@ -411,7 +411,7 @@ def test_empty_or_missing_input_dir(tmp_path: Path) -> None:
 
 def test_pixel_centres_from_model_transformation() -> None:
     """ModelTransformation (the alternative to scale + tie point); rotation is refused."""
-    from stcg.data.files import _pixel_centres
+    from stcg.data.files.readers import _pixel_centres
 
     m = [RES, 0, 0, -180.0, 0, -RES, 0, 90.0, 0, 0, 0, 0, 0, 0, 0, 1]
     lon, lat = _pixel_centres(Path("x.tif"), {"ModelTransformation": m}, 15, 36, RES)

@@ -34,6 +34,9 @@ precipitation.  Around that climatology the simulator draws weather and runs sim
 
 Cells are simulated in fixed chunks (``chunk_cells``), each chunk over all years in order, so work
 spreads over processes while the bytes written do not depend on the number of workers.
+
+Over 500 lines on purpose: one period's physics is one data flow (each quantity feeds the next),
+kept in one file so it reads in the order listed above.
 """
 
 from __future__ import annotations

@@ -53,3 +53,62 @@ def test_bad_variable_is_rejected(tmp_path):
     p.write_text(yaml.safe_dump(params))
     with pytest.raises(ConfigError, match="temperature_2m_degC"):
         load_section(BuildDataConfig, "build_data", p)
+
+
+def section_classes() -> dict:
+    """Every ``params.yaml`` section and its dataclass.
+
+    The map lives here, not in ``stcg.config``: the loader imports no section module, so that a
+    stage depends (in ``dvc.yaml``) only on the config modules it reads.
+    """
+    from stcg.baselines.spatial.config import FewshotJointConfig, FewshotWeeklyConfig
+    from stcg.baselines.tabular.config import TrainTabularConfig
+    from stcg.data.config import BuildFewshotConfig
+    from stcg.graph.config import BuildGraphConfig
+    from stcg.report.config import (
+        FewshotTablesConfig,
+        FiguresConfig,
+        InterpretConfig,
+        ReportConfig,
+    )
+    from stcg.train.config import AblateConfig, FewshotStcgConfig, TrainStcgConfig
+
+    return {
+        "build_data": BuildDataConfig, "build_graph": BuildGraphConfig,
+        "train_stcg": TrainStcgConfig, "ablate": AblateConfig,
+        "build_fewshot": BuildFewshotConfig, "fewshot_weekly": FewshotWeeklyConfig,
+        "fewshot_joint": FewshotJointConfig, "fewshot_stcg": FewshotStcgConfig,
+        "fewshot_tables": FewshotTablesConfig, "train_tabular": TrainTabularConfig,
+        "interpret": InterpretConfig, "figures": FiguresConfig, "report": ReportConfig,
+    }
+
+
+def test_every_section_loads_strictly_on_every_profile(tmp_path):
+    import sys
+
+    from stcg.config import SECTIONS
+
+    classes = section_classes()
+    assert set(classes) == set(SECTIONS)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert set(params) == {"profile", *SECTIONS}
+    for profile in PROFILES:
+        params["profile"] = profile
+        p = tmp_path / f"{profile}.yaml"
+        p.write_text(yaml.safe_dump(params))
+        for name, cls in classes.items():
+            assert type(load_section(cls, name, p)) is cls
+    # a stray key deep in a section is named with its path
+    params["train_stcg"]["model"]["d_modle"] = 8
+    p.write_text(yaml.safe_dump(params))
+    with pytest.raises(ConfigError, match=r"train_stcg\.model: unknown key\(s\) \['d_modle'\] "
+                                          r"\(did you mean 'd_model'\?\)"):
+        load_section(classes["train_stcg"], "train_stcg", p)
+    # the loader alone pulls in no section module
+    code = ("import sys; import stcg.config; "
+            "print(sorted(m for m in sys.modules if m.startswith('stcg')))")
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "['stcg', 'stcg.config', 'stcg.errors']"

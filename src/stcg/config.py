@@ -774,6 +774,10 @@ class GNNWRSettings:
         ols_ridge: ridge ``lambda`` of the base coefficients, ``(X'X + lambda n I) b = X'y`` on
             the z-scored covariates, intercept unpenalised (0 = OLS, as the gnnwr package).
         seed: seed of initialisation, shuffling, dropout and reference sampling.
+        val_smoothing: early stopping on an exponential moving average of the validation
+            loss, ``s_e = a s_(e-1) + (1 - a) v_e`` with ``a = val_smoothing`` (0 = the raw loss).
+        average_last: keep the mean of the weights of the ``average_last`` epochs ending at the
+            best (smoothed) validation epoch instead of that epoch's alone (1 = the best alone).
     """
 
     hidden: tuple[int, ...] = ()
@@ -791,6 +795,8 @@ class GNNWRSettings:
     max_reference: int = 1024
     ols_ridge: float = 0.001
     seed: int = 0
+    val_smoothing: float = 0.0
+    average_last: int = 1
 
     def validate(self) -> None:
         """Raise ValueError on an impossible setting."""
@@ -798,7 +804,9 @@ class GNNWRSettings:
             raise ValueError(f"optimizer: expected adam|adamw|adagrad, got {self.optimizer!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout: expected [0, 1), got {self.dropout}")
-        for name in ("batch_size", "max_epochs", "patience"):
+        if not 0.0 <= self.val_smoothing < 1.0:
+            raise ValueError(f"val_smoothing: expected [0, 1), got {self.val_smoothing}")
+        for name in ("batch_size", "max_epochs", "patience", "average_last"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected >= 1, got {getattr(self, name)}")
         if self.lr <= 0:
@@ -808,13 +816,17 @@ class GNNWRSettings:
 @dataclasses.dataclass(frozen=True)
 class NNWRFewshotConfig(GNNWRSettings):
     """Sections ``fewshot_weekly.gnnwr`` / ``fewshot_joint.gtnnwr``: :class:`GNNWRSettings` plus
-    the share of training cells kept for early stopping (``val_fraction``)."""
+    the share of training cells kept for early stopping (``val_fraction``) and the number of
+    seeds (``seeds``: runs with ``seed, seed + 1, ...``; metrics are their mean and sd)."""
 
     val_fraction: float = 0.1
+    seeds: int = 1
 
     def validate(self) -> None:
         """The settings must be possible and the validation share must leave training cells."""
         super().validate()
+        if self.seeds < 1:
+            raise ValueError(f"seeds: expected >= 1, got {self.seeds}")
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction: expected in (0, 0.5), got {self.val_fraction}")
 
@@ -945,6 +957,9 @@ class TabularModelConfig:
         shap_periods: periods (0..45) of the test year to explain (None = all), e.g. the
             weeks of the paper's Figure 5 maps.
         shap_max_rows: then a uniform subsample of those rows (None = all).
+        seeds: runs with model seeds ``seed, seed + 1, ...`` (None = ``train_tabular.seeds``);
+            a model whose fit does not depend on its seed runs once
+            (:func:`stcg.baselines.tabular.registry.seed_dependent`).
     """
 
     kind: TabularKind
@@ -957,11 +972,12 @@ class TabularModelConfig:
     shap: bool = False
     shap_periods: tuple[int, ...] | None = None
     shap_max_rows: int | None = None
+    seeds: int | None = None
 
     def validate(self) -> None:
         """Budgets are positive; SHAP only for LightGBM."""
         for name in ("max_train_rows", "max_rounds", "n_estimators_cap", "epochs",
-                     "shap_max_rows"):
+                     "shap_max_rows", "seeds"):
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ValueError(f"{name} must be >= 1 or null, got {v}")
@@ -976,7 +992,12 @@ class TabularModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainTabularConfig:
-    """Stage ``train_tabular`` (one DVC matrix entry per model; paper Table 1)."""
+    """Stage ``train_tabular`` (one DVC matrix entry per model; paper Table 1).
+
+    ``seed`` seeds the hold-out split and the row subsamples (the same rows for every model and
+    seed) and the first model seed; ``seeds`` is the number of model seeds ``seed, seed + 1,
+    ...`` of each seed-dependent model (a model's own ``seeds`` overrides it).
+    """
 
     seed: int
     features: TabularFeaturesConfig
@@ -985,9 +1006,12 @@ class TrainTabularConfig:
     threads: int = 0
     device: str = "auto"
     nn_standardize_target: bool = False
+    seeds: int = 1
 
     def validate(self) -> None:
-        """At least one model; a known device string."""
+        """At least one model, at least one seed; a known device string."""
+        if self.seeds < 1:
+            raise ValueError(f"seeds: expected >= 1, got {self.seeds}")
         if not self.models:
             raise ValueError("models: at least one model is needed")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):

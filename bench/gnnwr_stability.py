@@ -7,7 +7,8 @@ draws the validation cells, the initialisation and the batches, as ``fewshot_wee
 and reports, per variant, the test RMSE of every seed, its mean and sample sd, and the kept
 epochs:
 
-* ``current``: the params.yaml settings of the active profile, with the stabilisers off;
+* ``current``: gnnwr's rule (the raw validation loss, the best epoch's weights), the other
+  settings from params.yaml's active profile;
 * ``val_0.2``: a larger validation share (20 % of the training cells);
 * ``ema_0.9``: early stopping on an exponential moving average of the validation loss;
 * ``avg_last_10``: the mean of the weights of the 10 epochs ending at the best one;
@@ -17,6 +18,8 @@ Usage (after ``build_fewshot`` on the profile to measure; ``stcg profile default
 
     python bench/gnnwr_stability.py --data build/fewshot/data --week 30 --seeds 5 \\
         --out reports/bench/gnnwr_stability.json
+    python bench/gnnwr_stability.py --seeds 10 --variants current ema_0.9+avg_last_10 \\
+        --out reports/bench/gnnwr_stability_10seeds.json
 
 Prints a table and writes JSON (atomically).  No timed asserts; CPU, one torch thread.
 """

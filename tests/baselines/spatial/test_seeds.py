@@ -75,9 +75,10 @@ def _small():
     return lonlat, X, y, np.arange(n) % 5 == 0
 
 
-def test_smoothing_and_averaging_are_off_by_default_and_change_the_fit_when_on():
+def test_smoothing_and_averaging_change_the_kept_model_not_the_training():
     lonlat, X, y, val = _small()
-    base = GNNWRSettings(ols_ridge=0.0, max_epochs=20, patience=20, batch_size=32)
+    base = GNNWRSettings(ols_ridge=0.0, max_epochs=20, patience=20, batch_size=32,
+                         val_smoothing=0.0, average_last=1)
     ref = GNNWR(lonlat, X, y, val, spherical=True, settings=base, device="cpu")
     # the kept epoch is the argmin of the raw validation loss
     assert ref.history.best_epoch == int(np.argmin(ref.history.val_loss))

@@ -36,6 +36,11 @@ Choices and deviations:
 * Defaults differ from gnnwr's (Adagrad lr 0.1, batch 32, dropout 0.2, widths up to 2^floor(log2
   R)): Adam lr 1e-2, batch 128, no dropout, widths capped at 256 recover the simulated surfaces
   better and faster (``bench/gnnwr_vs_package.py``, ``tests/.../test_recovery.py``).
+* Early stopping can watch an exponential moving average of the validation loss
+  (``val_smoothing``) and keep the mean of the weights of the last ``average_last`` epochs up to
+  the best one (checkpoint averaging; BatchNorm statistics averaged alike) instead of the best
+  epoch's: with ~60 validation cells the raw loss is noisy, and the kept epoch, so the test
+  RMSE, jumps with the seed (``bench/gnnwr_stability.py``).  ``0`` / ``1`` are gnnwr's rule.
 * Deterministic for a fixed seed (own generators; the global torch RNG is forked, not touched).
   On CUDA the networks run under bf16 autocast; the coefficient product stays in float32.
 """

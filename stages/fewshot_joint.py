@@ -20,7 +20,7 @@ from stcg.baselines.spatial.fewshot import (
     write_method_outputs,
     write_metrics,
 )
-from stcg.baselines.spatial.fewshot_fit import fit_gtnnwr, fit_gtwr
+from stcg.baselines.spatial.fewshot_fit import fit_gtnnwr, fit_gtwr, fit_seeds
 from stcg.config import load_section
 
 METHODS = ("gtwr", "gtnnwr")
@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     cfg = load_section(FewshotJointConfig, "fewshot_joint", args.params)
     fs = read_fewshot(args.data)
-    if args.method == "gtwr":
+    weeks = tuple(fs.meta.get("weeks", ()))
+    if args.method == "gtwr":  # deterministic: one fit
         bar = tqdm(desc="gtwr: (bandwidth, tau) search", unit="fit")
         t0 = time.perf_counter()
 
@@ -46,16 +47,23 @@ def main(argv: list[str] | None = None) -> None:
                             s=f"{time.perf_counter() - t0:.0f}")
 
         pred = fit_gtwr(fs, cfg.gtwr, cfg.device, progress=progress)
+        metrics = evaluate(fs, pred, weeks)
     else:
-        bar = tqdm(total=cfg.gtnnwr.max_epochs, desc="gtnnwr", unit="epoch")
+        bar = tqdm(total=cfg.gtnnwr.max_epochs, unit="epoch")
 
         def progress(epoch: int, train: float, val: float) -> None:
             bar.update(1)
             bar.set_postfix(train_mse=f"{train:.4f}", val_mse=f"{val:.4f}")
 
-        pred = fit_gtnnwr(fs, cfg.gtnnwr, cfg.device, progress=progress)
+        def new_seed(seed: int) -> None:
+            bar.reset()
+            bar.set_description(f"gtnnwr seed {seed}")
+
+        # n seeds: metrics are their mean and sd; the coefficients are the first seed's
+        metrics, pred = fit_seeds(
+            fs, cfg.gtnnwr, lambda c: fit_gtnnwr(fs, c, cfg.device, progress=progress),
+            weeks, progress=new_seed)
     bar.close()
-    metrics = evaluate(fs, pred, tuple(fs.meta.get("weeks", ())))
     write_method_outputs(fs, pred, args.out)
     write_metrics(args.metrics, metrics)
 

@@ -18,7 +18,7 @@ from stcg.baselines.spatial.fewshot import (
     write_method_outputs,
     write_metrics,
 )
-from stcg.baselines.spatial.fewshot_fit import fit_gnnwr_week, fit_gwr_week
+from stcg.baselines.spatial.fewshot_fit import fit_gnnwr_week, fit_gwr_week, fit_seeds
 from stcg.config import load_section
 
 METHODS = ("gwr", "gnnwr")
@@ -35,18 +35,27 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     cfg = load_section(FewshotWeeklyConfig, "fewshot_weekly", args.params)
     fs = read_fewshot(args.data)
-    if args.method == "gwr":
+    weeks = tuple(fs.meta.get("weeks", (args.week,)))
+    if args.method == "gwr":  # deterministic: one fit
         pred = fit_gwr_week(fs, args.week, cfg.gwr, cfg.device, progress=print)
+        metrics = evaluate(fs, pred, weeks)
     else:
-        bar = tqdm(total=cfg.gnnwr.max_epochs, desc=f"gnnwr week {args.week}", unit="epoch")
+        bar = tqdm(total=cfg.gnnwr.max_epochs, unit="epoch")
 
         def progress(epoch: int, train: float, val: float) -> None:
             bar.update(1)
             bar.set_postfix(train_mse=f"{train:.4f}", val_mse=f"{val:.4f}")
 
-        pred = fit_gnnwr_week(fs, args.week, cfg.gnnwr, cfg.device, progress=progress)
+        def new_seed(seed: int) -> None:
+            bar.reset()
+            bar.set_description(f"gnnwr week {args.week} seed {seed}")
+
+        # n seeds: metrics are their mean and sd; the coefficients are the first seed's
+        metrics, pred = fit_seeds(
+            fs, cfg.gnnwr,
+            lambda c: fit_gnnwr_week(fs, args.week, c, cfg.device, progress=progress),
+            weeks, progress=new_seed)
         bar.close()
-    metrics = evaluate(fs, pred, tuple(fs.meta.get("weeks", (args.week,))))
     write_method_outputs(fs, pred, args.out)
     write_metrics(args.metrics, metrics)
 

@@ -7,7 +7,10 @@ One DVC matrix entry per model (``--model``).  Writes the output directory atomi
     <out>/info.json             model kind, source of its defaults, features, fit decisions
 
 the metrics JSON (RMSE, MAE, R2) for ``dvc metrics``, and with ``--cost`` the fit / predict
-seconds and memory (they change on every rerun: not a DVC output, read by no stage).
+seconds and memory (they change on every rerun: not a DVC output, read by no stage).  A model
+with n > 1 seeds (``train_tabular.seeds`` or its own ``seeds``) is fitted once per seed: the
+metrics are the mean over seeds plus a ``seeds`` block (each seed's values, sd); predictions,
+SHAP and info come from the first seed.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 
 from stcg import stage
 from stcg.baselines.tabular.config import TrainTabularConfig
-from stcg.baselines.tabular.run import run_tabular
+from stcg.baselines.tabular.run import run_tabular_seeds
 from stcg.config import load_section, to_dict
 from stcg.data.dataset import load_dense, read_meta
 from stcg.data.writer import write_parquet
@@ -46,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     years = sorted(set(meta.train_years) | set(meta.test_years))
     log(f"loading {args.data} years {years[0]}-{years[-1]}")
     dense = load_dense(args.data, years=years)
-    res = run_tabular(dense, meta, args.model, cfg, log=log)
+    res = run_tabular_seeds(dense, meta, args.model, cfg, log=log)
     res.info["config"] = to_dict(cfg.models[args.model])
     res.info["features_config"] = to_dict(cfg.features)
 

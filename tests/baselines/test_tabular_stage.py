@@ -72,9 +72,11 @@ def test_predictions_cover_exactly_the_test_rows(model, stage_run, tabular_datas
     np.testing.assert_array_equal(pred["gpp"], dense.y[rows.cell, rows.time])
     assert np.all(np.isfinite(pred["pred"]))
     metrics = read_json(stage_run / "metrics" / f"{model}.json")
+    # several seeds: the predictions are the first seed's, the metrics the mean over seeds
+    first = metrics["seeds"]["runs"][0] if "seeds" in metrics else metrics
     err = pred["pred"].to_numpy(np.float64) - pred["gpp"].to_numpy(np.float64)
-    assert metrics["test"]["rmse"] == pytest.approx(np.sqrt(np.mean(err**2)), rel=1e-4)
-    assert metrics["test"]["mae"] == pytest.approx(np.mean(np.abs(err)), rel=1e-4)
+    assert first["test"]["rmse"] == pytest.approx(np.sqrt(np.mean(err**2)), rel=1e-4)
+    assert first["test"]["mae"] == pytest.approx(np.mean(np.abs(err)), rel=1e-4)
     assert metrics["test"]["n"] == len(rows)
     assert "cost" not in metrics  # timings differ between reruns: kept out of the metrics
     cost = read_json(stage_run / "cost" / f"{model}.json")
@@ -118,6 +120,14 @@ def test_table1_stage(stage_run, tiny_params, tmp_path):
     assert "***Tabular Machine Learning***" in text and "***Our Method***" in text
     assert "| Ours (STCG) | 0.900 | 0.910 | 0.500 | 0.836 | 0.932 |" in text
     assert "| TabNet | n/a | n/a | n/a | 0.944 | 0.901 |" in text
+    # the MLP runs 2 seeds on tiny: mean ± sd and n; LightGBM ignores its seed: one number
+    mlp = read_json(stage_run / "metrics" / "NeuralNetFastAI.json")
+    runs = [r["test"]["rmse"] for r in mlp["seeds"]["runs"]]
+    assert mlp["seeds"]["seeds"] == [0, 1] and runs[0] != runs[1]
+    assert mlp["test"]["rmse"] == pytest.approx(np.mean(runs), rel=1e-5)
+    cell = f"{np.mean(runs):.3f} ± {np.std(runs, ddof=1):.3f}"
+    assert f"| NeuralNetFastAI (MLP stand-in) (n = 2) | {cell} |" in text
+    assert "LightGBM (n =" not in text and "Ordering by test RMSE" in text
     assert "`tiny` profile" in text and "Not yet run: LightGBMLarge" in text
     df = pd.read_csv(csv)
     assert len(df) == 14 and df["key"].iloc[0] == "LightGBMLarge"
@@ -193,3 +203,28 @@ def test_lagged_features_option(model, tabular_dataset):
     assert res.info["features"][5] == "temperature_2m_lag1"
     assert np.all(np.isfinite(res.predictions["pred"]))
     assert res.metrics["test"]["r2"] > 0.0
+
+
+def test_seed_dependence_is_what_the_libraries_do(tabular_dataset):
+    """LightGBM without sampling ignores its seed (one run serves every seed); with feature
+    sampling (LightGBM Large) the seed changes the model."""
+    import dataclasses
+
+    from stcg.baselines.tabular.registry import n_seeds, seed_dependent
+    from stcg.baselines.tabular.run import run_tabular
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())["train_tabular"]
+    cfg = from_dict(TrainTabularConfig, resolve_profile(raw, "default"), where="train_tabular")
+    assert {k for k, m in cfg.models.items() if not seed_dependent(m)} == {
+        "KNeighborsDist", "KNeighborsUnif", "LightGBM", "XGBoost"}
+    assert n_seeds(cfg, "LightGBM") == 1 and n_seeds(cfg, "TabNet") == 3
+    assert n_seeds(dataclasses.replace(cfg, seeds=4), "CatBoost") == 4
+    models = {k: dataclasses.replace(cfg.models[k], shap=False, max_rounds=20,
+                                     max_train_rows=None) for k in ("LightGBM", "LightGBMLarge")}
+    cfg = dataclasses.replace(cfg, threads=1, models=models)
+    meta = read_meta(tabular_dataset)
+    dense = load_dense(tabular_dataset)
+    for name, same in (("LightGBM", True), ("LightGBMLarge", False)):
+        a, b = (run_tabular(dense, meta, name, cfg, model_seed=s).predictions["pred"].to_numpy()
+                for s in (0, 1))
+        assert np.array_equal(a, b) == same, name

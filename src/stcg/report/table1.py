@@ -15,6 +15,9 @@ from typing import Any
 
 import pandas as pd
 
+from stcg.metrics import format_mean_sd, sd_at
+from stcg.report.significance import LEGEND, ordering
+
 
 @dataclass(frozen=True)
 class Row:
@@ -60,6 +63,7 @@ def _get(d: Mapping[str, Any] | None, *path: str) -> float | None:
 def build_table1(
     metrics: Mapping[str, Mapping[str, Any] | None],
     targets: Mapping[str, Mapping[str, Any]],
+    deterministic: frozenset[str] | set[str] = frozenset(),
 ) -> pd.DataFrame:
     """Table 1 as a frame, one row per method in the paper's order.
 
@@ -69,10 +73,14 @@ def build_table1(
             reruns, and the table must not.  Key ``Ours``
             is the main model (``reports/metrics/stcg.json``).
         targets: per row key, the paper's ``{"rmse", "r2"}`` (``paper_targets.yaml: table1``).
+        deterministic: row keys whose fit does not depend on a seed (their seed sd is 0).
 
     Returns:
         Columns ``group, method, key, rmse, r2, mae, paper_rmse, paper_r2, delta_rmse,
-        train_rows`` (NaN where unknown).
+        train_rows, rmse_sd, r2_sd, mae_sd, n_seeds`` (NaN where unknown).  A model run with
+        n > 1 seeds has the mean over seeds in ``rmse`` ... and the sample sd in ``rmse_sd`` ...
+        (:func:`stcg.metrics.aggregate_seeds`); a deterministic one sd 0; a seeded model run
+        once an unknown sd.
     """
     unknown = sorted(set(targets) - {r.key for r in TABLE1_ROWS})
     if unknown:
@@ -94,9 +102,15 @@ def build_table1(
         }
         rec["delta_rmse"] = (None if rec["rmse"] is None or rec["paper_rmse"] is None
                              else rec["rmse"] - rec["paper_rmse"])
+        n = int(((m or {}).get("seeds") or {}).get("n", 1)) if m is not None else None
+        det = r.key in deterministic
+        for k in ("rmse", "r2", "mae"):
+            sd = sd_at(m, "test", k) if m is not None and n and n > 1 else None
+            rec[f"{k}_sd"] = 0.0 if det and m is not None and sd is None else sd
+        rec["n_seeds"] = n
         recs.append(rec)
     cols = ["group", "method", "key", "rmse", "r2", "mae", "paper_rmse", "paper_r2",
-            "delta_rmse", "train_rows"]
+            "delta_rmse", "train_rows", "rmse_sd", "r2_sd", "mae_sd", "n_seeds"]
     return pd.DataFrame.from_records(recs, columns=cols).astype(
         {c: "float64" for c in cols[3:]}
     )
@@ -112,8 +126,25 @@ def _fmt_rows(v: float) -> str:
     return f"{v / 1e6:.2f}M" if v >= 1e6 else f"{v / 1e3:.0f}k" if v >= 1e3 else f"{v:.0f}"
 
 
+def _nan(v: Any) -> Any:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+
+def _fmt_sd(v: float, sd: float, n: float, digits: int) -> str:
+    """``mean ± sd`` where the row ran n > 1 seeds, else the mean (:func:`format_mean_sd`)."""
+    if _nan(v) is None:
+        return "n/a"
+    n = 1 if _nan(n) is None else int(n)
+    return format_mean_sd(float(v), _nan(sd), n, digits)
+
+
 def table1_markdown(df: pd.DataFrame, caption: str = "") -> str:
-    """Markdown in the paper's layout: group header rows, then methods; ours beside the paper."""
+    """Markdown in the paper's layout: group header rows, then methods; ours beside the paper.
+
+    Rows of a model run with n > 1 seeds show ``mean ± sd`` and ``(n = k)`` after its name;
+    under the table, the rows in order of test RMSE with each adjacent pair marked significant
+    or not (:mod:`stcg.report.significance`).
+    """
     lines = []
     if caption:
         lines += [caption, ""]
@@ -122,15 +153,27 @@ def table1_markdown(df: pd.DataFrame, caption: str = "") -> str:
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     group = None
+    cols = set(df.columns)
+    items = []
     for rec in df.itertuples(index=False):
         if rec.group != group:
             group = rec.group
             lines.append(f"| ***{group}*** | | | | | | |")
+        n = getattr(rec, "n_seeds", None) if "n_seeds" in cols else None
+        sd = {k: getattr(rec, f"{k}_sd", None) for k in ("rmse", "r2", "mae")}
+        seeds = _nan(n) is not None and int(n) > 1
+        label = f"{rec.method} (n = {int(n)})" if seeds else rec.method
         lines.append(
-            f"| {rec.method} | {_fmt(rec.rmse, 3)} | {_fmt(rec.r2, 3)} | {_fmt(rec.mae, 3)} | "
+            f"| {label} | {_fmt_sd(rec.rmse, sd['rmse'], n, 3)} | "
+            f"{_fmt_sd(rec.r2, sd['r2'], n, 3)} | {_fmt_sd(rec.mae, sd['mae'], n, 3)} | "
             f"{_fmt(rec.paper_rmse, 3)} | {_fmt(rec.paper_r2, 3)} | {_fmt_rows(rec.train_rows)} |"
         )
-    return "\n".join(lines) + "\n"
+        items.append((rec.method, _nan(rec.rmse), _nan(sd["rmse"])))
+    text = "\n".join(lines) + "\n"
+    if "rmse_sd" in cols and sum(m is not None for _, m, _ in items) > 1:
+        text += ("\nOrdering by test RMSE, lowest first (n = seeds; mean ± sd over seeds). "
+                 + LEGEND + "\n\n" + ordering(items) + "\n")
+    return text
 
 
 def table1_csv(df: pd.DataFrame) -> str:

@@ -207,7 +207,14 @@ def test_stages_end_to_end_on_the_tiny_profile(tiny_dataset, tmp_path):
                                    str(tables / "head.json"), "--params", str(pf)])
     md2 = (tables / "table2.md").read_text()
     assert "GTNNWR" in md2 and "n/a (paper 0.779 / 0.91)" in md2
-    assert pd.read_csv(tables / "table3.csv").shape == (10, 4)
+    assert pd.read_csv(tables / "table3.csv").shape == (10, 6)
+    # GNNWR runs 2 seeds on tiny: the mean and sd over seeds, its n in the column header
+    gnnwr = json.loads((m / "gnnwr_w01.json").read_text())
+    runs = [r["weeks"]["w01"]["test"]["rmse"] for r in gnnwr["seeds"]["runs"]]
+    assert gnnwr["seeds"]["seeds"] == [0, 1] and runs[0] != runs[1]
+    assert gnnwr["weeks"]["w01"]["test"]["rmse"] == pytest.approx(np.mean(runs), rel=1e-5)
+    assert "GNNWR (n = 2 seeds)" in md2
+    assert f"{np.mean(runs):.3f} ± {np.std(runs, ddof=1):.3f}" in md2
     t2 = pd.read_csv(tables / "table2.csv")
     head = json.loads((tables / "head.json").read_text())["rmse_mean_over_weeks"]
     assert head["gtwr"] == pytest.approx(t2[t2.method == "gtwr"].rmse.mean(), rel=1e-5)

@@ -8,6 +8,7 @@ km (see :mod:`stcg.baselines.spatial.gtwr`), and cyclic time over the 46 periods
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -19,6 +20,7 @@ from stcg.baselines.spatial.fewshot import (
     FewShotPrediction,
     Standardizer,
     _expand,
+    evaluate,
     week_key,
     week_to_period,
 )
@@ -27,6 +29,7 @@ from stcg.baselines.spatial.gtwr import GTWR
 from stcg.baselines.spatial.gwr import GWR
 from stcg.data.schema import PERIODS_PER_YEAR
 from stcg.device import resolve_device
+from stcg.metrics import aggregate_seeds, seed_list
 
 ProgressFn = Callable[[str], None]
 
@@ -139,6 +142,28 @@ def fit_gnnwr_week(
               "n_covariates": int(std.keep.sum())},
         scaling={week_key(week): std.to_json(fs.features)},
     )
+
+
+def fit_seeds(
+    fs: FewShot, cfg: NNWRFewshotConfig, fit: Callable[[NNWRFewshotConfig], FewShotPrediction],
+    weeks: tuple[int, ...], progress: Callable[[int], None] | None = None,
+) -> tuple[dict, FewShotPrediction]:
+    """Fit a stochastic method once per seed of ``cfg`` (``seed, seed + 1, ...``, ``cfg.seeds``).
+
+    ``fit`` gets ``cfg`` with ``seed`` replaced (it draws the validation cells, the
+    initialisation and the batches).  Returns the metrics of :func:`evaluate` aggregated over
+    the seeds (:func:`stcg.metrics.aggregate_seeds`: the mean in the usual keys, per-seed values
+    and sd in ``"seeds"``) and the first seed's prediction (the coefficient output).
+    """
+    seeds = seed_list(cfg.seed, cfg.seeds)
+    runs, first = [], None
+    for s in seeds:
+        if progress is not None:
+            progress(s)
+        pred = fit(dataclasses.replace(cfg, seed=s))
+        runs.append(evaluate(fs, pred, weeks))
+        first = pred if first is None else first
+    return aggregate_seeds(runs, seeds), first
 
 
 def _stacked(fs: FewShot, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -68,6 +68,9 @@ class TabularModelConfig:
         shap_periods: periods (0..45) of the test year to explain (None = all), e.g. the
             weeks of the paper's Figure 5 maps.
         shap_max_rows: then a uniform subsample of those rows (None = all).
+        seeds: runs with model seeds ``seed, seed + 1, ...`` (None = ``train_tabular.seeds``);
+            a model whose fit does not depend on its seed runs once
+            (:func:`stcg.baselines.tabular.registry.seed_dependent`).
     """
 
     kind: TabularKind
@@ -80,11 +83,12 @@ class TabularModelConfig:
     shap: bool = False
     shap_periods: tuple[int, ...] | None = None
     shap_max_rows: int | None = None
+    seeds: int | None = None
 
     def validate(self) -> None:
         """Budgets are positive; SHAP only for LightGBM."""
         for name in ("max_train_rows", "max_rounds", "n_estimators_cap", "epochs",
-                     "shap_max_rows"):
+                     "shap_max_rows", "seeds"):
             v = getattr(self, name)
             if v is not None and v < 1:
                 raise ValueError(f"{name} must be >= 1 or null, got {v}")
@@ -99,7 +103,12 @@ class TabularModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainTabularConfig:
-    """Stage ``train_tabular`` (one DVC matrix entry per model; paper Table 1)."""
+    """Stage ``train_tabular`` (one DVC matrix entry per model; paper Table 1).
+
+    ``seed`` seeds the hold-out split and the row subsamples (the same rows for every model and
+    seed) and the first model seed; ``seeds`` is the number of model seeds ``seed, seed + 1,
+    ...`` of each seed-dependent model (a model's own ``seeds`` overrides it).
+    """
 
     seed: int
     features: TabularFeaturesConfig
@@ -108,9 +117,12 @@ class TrainTabularConfig:
     threads: int = 0
     device: str = "auto"
     nn_standardize_target: bool = False
+    seeds: int = 1
 
     def validate(self) -> None:
-        """At least one model; a known device string."""
+        """At least one model, at least one seed; a known device string."""
+        if self.seeds < 1:
+            raise ValueError(f"seeds: expected >= 1, got {self.seeds}")
         if not self.models:
             raise ValueError("models: at least one model is needed")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from stcg.baselines.tabular.base import TabularModel
-from stcg.baselines.tabular.config import TabularModelConfig, TabularOptimConfig
+from stcg.baselines.tabular.config import (
+    TabularModelConfig,
+    TabularOptimConfig,
+    TrainTabularConfig,
+)
 
 FRAME_KINDS = ("tabnet", "excelformer", "resnet", "ft_transformer")
 
@@ -65,3 +69,34 @@ def build_model(
                           decay_fraction=o.decay_fraction, weight_decay=o.weight_decay,
                           standardize_target=standardize_target)
     raise ValueError(f"unknown tabular model kind {kind!r}")
+
+
+def seed_dependent(cfg: TabularModelConfig) -> bool:
+    """Whether the fit of ``cfg`` changes with its seed (else one run is every seed's run).
+
+    KNN is exact; LightGBM (``deterministic: true``) and XGBoost (``hist``) draw random numbers
+    only to subsample rows or features, so with every sampling fraction at 1 and no extra trees
+    they give the same model for any seed.  CatBoost (random strength, MVS bootstrap), the
+    random forest (bootstrap, feature draws) and the neural models always depend on it.
+    """
+    p = cfg.params
+    if cfg.kind == "knn":
+        return False
+    if cfg.kind == "lightgbm":
+        bagging = float(p.get("bagging_fraction", 1.0)) < 1 and int(p.get("bagging_freq", 0)) > 0
+        return (bool(p.get("extra_trees", False)) or bagging
+                or float(p.get("feature_fraction", 1.0)) < 1
+                or float(p.get("feature_fraction_bynode", 1.0)) < 1)
+    if cfg.kind == "xgboost":
+        return any(float(p.get(k, 1.0)) < 1 for k in
+                   ("subsample", "colsample_bytree", "colsample_bylevel", "colsample_bynode"))
+    return True
+
+
+def n_seeds(cfg: TrainTabularConfig, name: str) -> int:
+    """How many seeds model ``name`` runs: 1 when its fit ignores the seed, else its ``seeds``
+    (or ``train_tabular.seeds``)."""
+    m = cfg.models[name]
+    if not seed_dependent(m):
+        return 1
+    return m.seeds if m.seeds is not None else cfg.seeds

@@ -31,10 +31,10 @@ import pandas as pd
 from stcg.baselines.tabular.config import TrainTabularConfig
 from stcg.baselines.tabular.features import design_matrix, targets
 from stcg.baselines.tabular.protocol import holdout_split
-from stcg.baselines.tabular.registry import build_model
+from stcg.baselines.tabular.registry import build_model, n_seeds, seed_dependent
 from stcg.data.dataset import DatasetMeta, Dense
 from stcg.data.splits import RowIndex, test_rows, train_rows
-from stcg.metrics import regression_metrics
+from stcg.metrics import aggregate_seeds, regression_metrics, seed_list
 
 _PAGE = 4096
 
@@ -107,8 +107,38 @@ def _keys(dense: Dense, rows: RowIndex) -> pd.DataFrame:
     })
 
 
+def run_tabular_seeds(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabularConfig,
+                      log: Any = None) -> TabularResult:
+    """:func:`run_tabular` once per model seed (:func:`.registry.n_seeds`: ``cfg.seed, cfg.seed
+    + 1, ...``; the rows are the same for every seed).
+
+    ``metrics`` is :func:`stcg.metrics.aggregate_seeds` of the runs (the mean in the usual keys,
+    each seed's values and the sd under ``"seeds"``; one seed: that run unchanged) with
+    ``cost`` summed over the seeds and ``seed_dependent`` (false: one run stands for every
+    seed, its seed sd is 0); predictions, SHAP and info are the first seed's.
+    """
+    seeds = seed_list(cfg.seed, n_seeds(cfg, name))
+    first, runs, costs = None, [], []
+    for s in seeds:
+        res = run_tabular(dense, meta, name, cfg, log=log, model_seed=s)
+        costs.append(res.metrics.pop("cost"))
+        runs.append(res.metrics)
+        first = res if first is None else first
+    cost = dict(costs[0])
+    for key in ("fit_seconds", "predict_seconds"):
+        cost[key] = float(sum(c[key] for c in costs))
+    for key in ("peak_rss_mb", "fit_rss_delta_mb", "cuda_peak_mb"):
+        if key in cost:
+            cost[key] = float(max(c[key] for c in costs))
+    cost["seeds"] = len(seeds)
+    first.metrics = {**aggregate_seeds(runs, seeds), "cost": cost,
+                     "seed_dependent": seed_dependent(cfg.models[name])}
+    first.info["seeds"] = seeds
+    return first
+
+
 def run_tabular(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabularConfig,
-                log: Any = None) -> TabularResult:
+                log: Any = None, model_seed: int | None = None) -> TabularResult:
     """Fit model ``name`` of ``cfg.models`` and score it on the test year.
 
     Args:
@@ -117,6 +147,8 @@ def run_tabular(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabularCon
         name: key in ``cfg.models``.
         cfg: the ``train_tabular`` config.
         log: optional ``str -> None`` progress callback.
+        model_seed: the model's seed (None = ``cfg.seed``); the hold-out split and the row
+            subsample always use ``cfg.seed``.
 
     Returns:
         A :class:`TabularResult`.
@@ -139,7 +171,8 @@ def run_tabular(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabularCon
     xf, xv, xt = (design_matrix(dense, r, lags, lc) for r in (fit, val, te))
     yf, yv, yt = (targets(dense, r) for r in (fit, val, te))
 
-    model = build_model(mcfg, cfg.optim, seed=cfg.seed, threads=cfg.threads, device=cfg.device,
+    model_seed = cfg.seed if model_seed is None else model_seed
+    model = build_model(mcfg, cfg.optim, seed=model_seed, threads=cfg.threads, device=cfg.device,
                         standardize_target=cfg.nn_standardize_target)
     cuda = _cuda_reset(getattr(model, "device", None))
     with MemorySampler() as mem:
@@ -153,7 +186,8 @@ def run_tabular(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabularCon
 
     test_m = regression_metrics(yt, pred)
     val_m = regression_metrics(yv, val_pred)
-    say(f"{name}: test RMSE {test_m['rmse']:.4f}, R2 {test_m['r2']:.4f}, fit {fit_s:.1f} s")
+    say(f"{name} seed {model_seed}: test RMSE {test_m['rmse']:.4f}, R2 {test_m['r2']:.4f}, "
+        f"fit {fit_s:.1f} s")
     # a few fit decisions for `dvc metrics`; everything else goes to info.json
     fit_keys = ("best_iteration", "rounds_run", "epochs", "best_epoch", "n_estimators")
     metrics: dict[str, Any] = {

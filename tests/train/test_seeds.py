@@ -96,7 +96,7 @@ def test_resume_skips_a_finished_extra_seed(toy_data, toy_graph, tmp_path) -> No
     # another configuration does not reuse a finished seed's report
     cfg_b = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, lr=1e-3))
     calls.clear()
-    with pytest.raises(Crash), pytest.warns(UserWarning, match="finished run"):
+    with pytest.raises(Crash), pytest.warns(UserWarning, match="another configuration"):
         _train(toy_data, toy_graph, tmp_path, cfg_b, on_epoch_end=crash_in_main_seed)
     seen.clear()
     with pytest.warns(UserWarning, match="another configuration"):

@@ -160,3 +160,15 @@ def test_fewshot_stage_with_two_seeds(tmp_path) -> None:
     a = pd.read_parquet(tmp_path / "out1" / "coefficients.parquet")
     b = pd.read_parquet(tmp_path / "out2" / "coefficients.parquet")
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_seeds_below_one_are_named() -> None:
+    from stcg.config import AblateConfig, ConfigError, FewshotStcgConfig, from_dict
+
+    base = {"seed": 0, "window": 4, "model": {}, "optim": {"epochs": 1, "batch_size": 8}}
+    with pytest.raises(ConfigError, match=r"train_stcg: seeds: must be >= 1 .* got 0"):
+        from_dict(TrainStcgConfig, {**base, "seeds": 0}, where="train_stcg")
+    with pytest.raises(ConfigError, match="seeds: must be >= 1"):
+        from_dict(FewshotStcgConfig, {"seed": 0, "seeds": -1, "optim": base["optim"]})
+    with pytest.raises(ConfigError, match="seeds: must be >= 1"):
+        from_dict(AblateConfig, {**base, "seeds": 0, "variants": {"full": {}}})

@@ -28,9 +28,10 @@ repro-tiny: setup
     dvc repro --force
     test "$(dvc status dvc.yaml --json)" = "{}" || (dvc status dvc.yaml; exit 1)
 
-# the ablations (their own pipeline, ablations/dvc.yaml), then REPORT.md with the new ablation table
+# the ablations (their own pipeline, ablations/dvc.yaml), then REPORT.md with the new ablation table;
+# with -S (e.g. `ablate -S ablate.seeds=3`) it runs as `dvc exp run`, which sets the param first
 ablate *ARGS: setup
-    dvc repro ablations/dvc.yaml {{ARGS}}
+    if [[ " {{ARGS}} " =~ \ (-S|--set-param)[\ =] ]]; then dvc exp run ablations/dvc.yaml {{ARGS}}; else dvc repro ablations/dvc.yaml {{ARGS}}; fi
     dvc repro --single-item --force report
 
 # experiments side by side: changed params and headline metrics only (no dependency columns)

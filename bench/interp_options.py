@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "samples_per_epoch": base.optim.samples_per_epoch, "variants": {}}
     for name in args.variants:
         cfg = dataclasses.replace(
-            base, model=dataclasses.replace(base.model, **VARIANTS[name]),
+            base, model=dataclasses.replace(base.model, **VARIANTS[name]), seeds=1,
             optim=dataclasses.replace(base.optim, epochs=args.epochs))
         work = Path(args.work) / name.replace(" ", "_").replace("(", "").replace(")", "")
         t0 = time.perf_counter()

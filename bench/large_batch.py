@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.samples_per_epoch:
         over["samples_per_epoch"] = args.samples_per_epoch
     base = dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, **over),
-                               monitor_samples=0, **({"device": args.device} if args.device else {}))
+                               monitor_samples=0, seeds=1,  # one timed run each
+                               **({"device": args.device} if args.device else {}))
     big = dataclasses.replace(base, optim=dataclasses.replace(
         base.optim, batch_size=args.batch_size, lr_scaling=args.lr_scaling,
         warmup_epochs=args.warmup_epochs))

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     runs = []
     for output in args.outputs:
         for seed in args.seeds:
-            cfg = dataclasses.replace(base, seed=seed, optim=optim, threads=1, device="cpu",
+            cfg = dataclasses.replace(base, seed=seed, seeds=1, optim=optim, threads=1, device="cpu",
                                       model=dataclasses.replace(base.model, output=output))
             with tempfile.TemporaryDirectory() as tmp:
                 t0 = time.perf_counter()

@@ -14,6 +14,7 @@ from stcg.config import load_section
 from stcg.errors import StcgError
 from stcg.graph.config import BuildGraphConfig
 from stcg.io import write_json
+from stcg.metrics import sd_at
 from stcg.train.ablate import run_variant, variant_config, variant_graph
 from stcg.train.config import AblateConfig
 
@@ -36,10 +37,14 @@ def main(argv: list[str] | None = None) -> None:
     graph = variant_graph(args.data, args.graph,
                           load_section(BuildGraphConfig, "build_graph", args.params), variant,
                           progress=progress)
-    report = run_variant(args.data, graph, cfg, ab.eval_samples, progress=progress)
+    report = run_variant(args.data, graph, cfg, ab.eval_samples, progress=progress,
+                         seeds=ab.seeds)
     write_json(args.metrics, report)
+    n = ab.seeds
     print(f"ablate@{args.variant}: test RMSE {report['test']['rmse']:.4f} "
-          f"R2 {report['test']['r2']:.4f} ({report['test']['n']} samples)")
+          f"R2 {report['test']['r2']:.4f} ({report['test']['n']} samples"
+          + (f", mean of {n} seeds, RMSE sd {sd_at(report, 'test', 'rmse'):.4f})" if n > 1
+             else ")"))
 
 
 if __name__ == "__main__":

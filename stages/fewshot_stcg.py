@@ -4,6 +4,9 @@ Architecture and window from ``train_stcg`` (``model``, ``window``), the optimis
 ``fewshot_stcg`` (:class:`stcg.train.config.FewshotStcgConfig`); the graph from ``build_graph``.
 Writes the metrics JSON (per reported week and pooled, as every few-shot method) and the
 coefficients (interpretable weights per covariate SD) to ``<out>/coefficients.parquet``.
+``fewshot_stcg.seeds`` n > 1: the model is fitted n times (seeds ``seed, seed + 1, ...``); the
+metrics are their mean with a ``"seeds"`` block (:func:`stcg.metrics.aggregate_seeds`), the
+coefficients those of the first seed.
 ``fewshot_stcg.distributed.nproc`` > 1: the script re-executes itself under ``torchrun`` (as
 ``train_stcg``); every rank trains its share of each global batch, rank 0 writes.
 """
@@ -11,6 +14,7 @@ coefficients (interpretable weights per covariate SD) to ``<out>/coefficients.pa
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -25,6 +29,7 @@ from stcg.baselines.spatial.fewshot import (
 from stcg.config import load_section
 from stcg.graph.build import load_graph
 from stcg.graph.cluster import assign_to_nodes
+from stcg.metrics import aggregate_seeds, sd_at, seed_list
 from stcg.train import distributed
 from stcg.train.bundle import graph_tensors
 from stcg.train.config import FewshotStcgConfig, TrainStcgConfig
@@ -58,18 +63,28 @@ def run(args: argparse.Namespace, cfg: FewshotStcgConfig, main_cfg: TrainStcgCon
     graph = load_graph(args.graph)
     nodes = assign_to_nodes(fs.lon, fs.lat, graph.node_xyz)
     t0 = time.perf_counter()
-    pred, _ = fit_stcg_fewshot(fs, graph_tensors(graph), nodes, main_cfg.model, main_cfg.window,
-                               cfg, logger=EpochLine("fewshot_stcg", cfg.optim.epochs)
-                               if wd.is_main else None,
-                               progress=sys.stderr.isatty() and wd.is_main)
+    seeds = seed_list(cfg.seed, cfg.seeds)
+    weeks = tuple(fs.meta.get("weeks", ()))
+    runs, first = [], None
+    for s in seeds:
+        name = "fewshot_stcg" if len(seeds) == 1 else f"fewshot_stcg seed {s}"
+        pred, _ = fit_stcg_fewshot(fs, graph_tensors(graph), nodes, main_cfg.model,
+                                   main_cfg.window, dataclasses.replace(cfg, seed=s),
+                                   logger=EpochLine(name, cfg.optim.epochs) if wd.is_main else None,
+                                   progress=sys.stderr.isatty() and wd.is_main)
+        if wd.is_main:
+            runs.append(evaluate(fs, pred, weeks))
+            first = pred if first is None else first
     if not wd.is_main:
         return
-    metrics = evaluate(fs, pred, tuple(fs.meta.get("weeks", ())))
-    write_method_outputs(fs, pred, args.out)
+    metrics = aggregate_seeds(runs, seeds)
+    write_method_outputs(fs, first, args.out)
     write_metrics(args.metrics, metrics)
     t = metrics["all"]
-    print(f"fewshot stcg: train RMSE {t['train']['rmse']:.4f}, test RMSE {t['test']['rmse']:.4f} "
-          f"({time.perf_counter() - t0:.0f} s)")
+    spread = sd_at(metrics, "all", "test", "rmse")
+    print(f"fewshot stcg: train RMSE {t['train']['rmse']:.4f}, test RMSE {t['test']['rmse']:.4f}"
+          + (f" ± {spread:.4f} over {len(seeds)} seeds" if spread is not None else "")
+          + f" ({time.perf_counter() - t0:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -251,6 +251,38 @@ def predict_cmd(
     typer.echo(f"{out}: {len(frame)} predictions")
 
 
+# ---- compare (stcg.report.compare) ----
+@app.command("compare")
+def compare_cmd(
+    revs: Annotated[list[str] | None, typer.Argument(
+        help="Zero, one or two git revisions, as for `dvc metrics diff` (default: HEAD against "
+        "the workspace).")] = None,
+    diff_json: Annotated[Path | None, typer.Option(
+        "--diff-json", help="Read a saved `dvc metrics diff --json --all` output instead of "
+        "running dvc.")] = None,
+    sds: Annotated[float, typer.Option(help="A change is beyond the noise above this many seed "
+                                       "sd.")] = 2.0,
+    all_rows: Annotated[bool, typer.Option("--all", help="Also list unchanged metrics.")] = False,
+) -> None:
+    """Headline metrics changed between two revisions, each marked within or beyond SDS seed sd.
+
+    The noise floor is the seed spread the headline files hold beside each metric (`<m>_sd`,
+    written when a stage ran with `seeds` > 1); a metric without one is reported as having no
+    noise floor.
+    """
+    from stcg.report.compare import classify, dvc_metrics_diff, format_rows
+
+    if revs and len(revs) > 2:
+        raise typer.BadParameter(f"expected at most two revisions, got {len(revs)}: {revs}")
+    if diff_json is not None:
+        import json
+
+        diff = json.loads(diff_json.read_text())
+    else:
+        diff = dvc_metrics_diff(revs or ())
+    typer.echo(format_rows(classify(diff, k=sds), changed_only=not all_rows))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the command, one-line errors (module docstring); exits the process."""
     from stcg.io import sigterm_as_exit

@@ -133,3 +133,59 @@ def test_stages_on_the_toy_dataset(toy_data, toy_graph, tmp_path) -> None:
     assert head["delta_rmse"]["k4"] == pytest.approx(
         m["k4"]["test"]["rmse"] - m["full"]["test"]["rmse"], abs=1e-5)
     assert "1 epochs x 256 samples" in (tmp_path / "ab.md").read_text()
+
+
+def _seeded(tmp_path: Path, name: str, rmses: list[float]) -> None:
+    from stcg.metrics import aggregate_seeds
+
+    runs = [{"test": {"rmse": r, "mae": r / 2, "r2": 1 - r, "n": 100}, "parameters": 10}
+            for r in rmses]
+    (tmp_path / f"{name}.json").write_text(json.dumps(aggregate_seeds(runs, [0, 1, 2][:len(runs)])))
+
+
+def test_table_marks_differences_beyond_two_sd_of_full(tmp_path) -> None:
+    # full: mean 0.50, sd 0.01 -> the threshold is |delta| > 0.02
+    _seeded(tmp_path, "full", [0.49, 0.50, 0.51])
+    _seeded(tmp_path, "worse", [0.53, 0.53, 0.53])        # +0.030: beyond
+    _seeded(tmp_path, "noise", [0.505, 0.515, 0.51])      # +0.010: within
+    _seeded(tmp_path, "better", [0.47, 0.47, 0.47])       # -0.030: beyond
+    _seeded(tmp_path, "edge", [0.519, 0.519, 0.519])      # +0.019: within
+    variants = {n: AblationVariant() if n == "full" else AblationVariant(window=2)
+                for n in ("full", "worse", "noise", "better", "edge")}
+    md, df = ablation_table(tmp_path, variants, "1 epoch")
+    by = df.set_index("variant")
+    assert by.loc["full", "rmse_sd"] == pytest.approx(0.01)
+    assert by.loc["full", "n_seeds"] == 3
+    assert by.loc["worse", "beyond_2sd"] is True and by.loc["better", "beyond_2sd"] is True
+    assert by.loc["noise", "beyond_2sd"] is False and by.loc["edge", "beyond_2sd"] is False
+    assert by.loc["full", "beyond_2sd"] is None
+    assert "| worse | window=2 | 0.530 ± 0.000 |" in md and "| +0.030 * |" in md
+    assert "| -0.030 * |" in md and "| +0.010 |" in md and "| +0.019 |" in md
+    assert "| full | - (reference) | 0.500 ± 0.010 |" in md and "| Seeds |" in md
+    assert "2 sd of `full`'s seed spread" in md and "2 × 0.0100" in md
+    verdict = md.split("**Significance**")[1]
+    assert "Worse than `full`: `worse` (+0.030)." in verdict
+    assert "Better than `full`: `better` (-0.030)." in verdict
+    assert "Within the noise of `full`" in verdict and "`edge` (+0.019), `noise` (+0.010)" in verdict
+
+
+def test_table_with_one_seed_marks_nothing(tmp_path) -> None:
+    _seeded(tmp_path, "full", [0.5])
+    _seeded(tmp_path, "other", [0.9])
+    md, df = ablation_table(tmp_path, {"full": AblationVariant(),
+                                       "other": AblationVariant(window=2)}, "1 epoch")
+    assert df.beyond_2sd.isna().all() and "*" not in md.split("\n", 1)[1]
+    assert "Significance" not in md and "Seeds |" not in md and "ablate.seeds=3" in md
+    assert "| other | window=2 | 0.900 | 0.450 |" in md
+
+
+def test_ablations_headline_noise_floor(tmp_path) -> None:
+    from stcg.report.headline import ablations_headline
+
+    _seeded(tmp_path, "full", [0.49, 0.50, 0.51])
+    _seeded(tmp_path, "x", [0.6, 0.6, 0.6])
+    _, df = ablation_table(tmp_path, {"full": AblationVariant(),
+                                      "x": AblationVariant(window=2)}, "1 epoch")
+    h = ablations_headline(df)
+    assert h["n_seeds"] == 3 and h["full"]["rmse_sd"] == pytest.approx(0.01)
+    assert h["delta_rmse"]["x"] == pytest.approx(0.1)

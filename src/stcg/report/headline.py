@@ -6,6 +6,11 @@ week, confusion matrices, ...) as a plain output and, beside it, a small headlin
 headline files are DVC metrics, so comparing experiments shows about 30 numbers instead of
 hundreds.  Every function here picks numbers from the stage's own results; none computes new
 ones.
+
+Noise floor: a stage run with n > 1 seeds (:func:`stcg.metrics.aggregate_seeds`) writes, beside
+each headline metric ``m`` (the mean over seeds), its seed spread ``m_sd`` (sample sd) and, at the
+top level, ``n_seeds``.  ``stcg compare`` (:mod:`stcg.report.compare`) reads them to tell a change
+from run-to-run noise.  A single-seed run has neither key.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
+
+from stcg.metrics import sd_at
 
 
 def _num(x: Any) -> float | None:
@@ -47,14 +54,34 @@ def _pick(m: Mapping[str, Any] | None, keys: Iterable[str]) -> dict[str, float |
     return {k: _num(m.get(k)) for k in keys}
 
 
+def n_seeds(report: Mapping[str, Any]) -> int:
+    """The number of seeds behind a metrics dict (1 without a ``"seeds"`` block)."""
+    return int((report.get("seeds") or {}).get("n", 1))
+
+
+def _pick_sd(report: Mapping[str, Any], path: tuple[str, ...],
+             keys: Iterable[str]) -> dict[str, float | None]:
+    """``_pick`` of ``report[path...]`` plus ``<key>_sd`` (the seed sd) for n > 1 seeds."""
+    m: Any = report
+    for k in path:
+        m = (m or {}).get(k)
+    out = _pick(m, keys)
+    if n_seeds(report) > 1:
+        out.update({f"{k}_sd": sd_at(dict(report), *path, k) for k in keys})
+    return out
+
+
 def stcg_headline(report: Mapping[str, Any]) -> dict[str, Any]:
     """``train_stcg``: test RMSE / R² / MAE (target branch), the interpretable branch's and the
-    per-cell climatology's test RMSE."""
-    return _clean({
-        "test": _pick(report.get("test"), ("rmse", "r2", "mae")),
-        "test_interp": _pick(report.get("test_interp"), ("rmse",)),
+    per-cell climatology's test RMSE; with n > 1 seeds each one's sd and ``n_seeds``."""
+    out = {
+        "test": _pick_sd(report, ("test",), ("rmse", "r2", "mae")),
+        "test_interp": _pick_sd(report, ("test_interp",), ("rmse",)),
         "climatology": _pick((report.get("climatology") or {}).get("test"), ("rmse",)),
-    })
+    }
+    if n_seeds(report) > 1:
+        out["n_seeds"] = n_seeds(report)
+    return _clean(out)
 
 
 def table1_headline(table: pd.DataFrame, ours_key: str = "Ours") -> dict[str, Any]:
@@ -103,14 +130,21 @@ def interpret_headline(scores: Mapping[str, Any]) -> dict[str, Any]:
 
 def ablations_headline(table: pd.DataFrame) -> dict[str, Any]:
     """``ablate_table``: the reference variant's test RMSE / R² and every other variant's change
-    in RMSE against it (positive = the part removed helped).
+    in RMSE against it (positive = the part removed helped); with n > 1 seeds the reference's
+    ``rmse_sd`` / ``r2_sd`` and ``n_seeds``.
 
     Args:
-        table: the ablation frame (columns ``variant``, ``rmse``, ``r2``, ``delta_rmse``).
+        table: the ablation frame (columns ``variant``, ``rmse``, ``r2``, ``delta_rmse``,
+            ``rmse_sd``, ``r2_sd``, ``n_seeds``).
     """
     rows = {r["variant"]: r for r in table.to_dict("records")}
     full = rows.get("full", {})
-    return _clean({
+    out: dict[str, Any] = {
         "full": _pick(full, ("rmse", "r2")),
         "delta_rmse": {v: _num(r.get("delta_rmse")) for v, r in rows.items() if v != "full"},
-    })
+    }
+    n = _num(full.get("n_seeds"))
+    if n is not None and n > 1:
+        out["full"].update(_pick(full, ("rmse_sd", "r2_sd")))
+        out["n_seeds"] = int(n)
+    return _clean(out)

@@ -77,6 +77,11 @@ class DistributedConfig:
             raise ValueError(f"distributed.nproc: must be >= 1, got {self.nproc}")
 
 
+def _check_seeds(seeds: int) -> None:
+    if seeds < 1:
+        raise ValueError(f"seeds: must be >= 1 (the number of training runs), got {seeds}")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainStcgConfig:
     """Stage ``train_stcg``: train the STCG model, evaluate it on the test years.
@@ -95,6 +100,9 @@ class TrainStcgConfig:
         monitor_samples: test samples whose RMSE is logged each epoch (0 = none; curves only,
             never used for model selection).
         lat_band: width in degrees of the latitude bands of the metrics.
+        seeds: number of training runs, with seeds ``seed, seed + 1, ...``; the metrics are
+            their mean and sd (:func:`stcg.metrics.aggregate_seeds`), the model and the
+            predictions those of ``seed``.
     """
 
     seed: int
@@ -109,6 +117,7 @@ class TrainStcgConfig:
     eval_batch_size: int = 512
     monitor_samples: int = 4096
     lat_band: float = 30.0
+    seeds: int = 1
 
     def validate(self) -> None:
         """The window covers 1..46 periods; sizes are sane."""
@@ -116,6 +125,7 @@ class TrainStcgConfig:
             raise ValueError(f"window: must be in 1..{PERIODS_PER_YEAR} periods, got {self.window}")
         if self.eval_batch_size < 1 or self.monitor_samples < 0 or self.threads < 0:
             raise ValueError("eval_batch_size >= 1, monitor_samples >= 0 and threads >= 0")
+        _check_seeds(self.seeds)
         if not 0 < self.lat_band <= 180:
             raise ValueError(f"lat_band: must be in (0, 180], got {self.lat_band}")
 
@@ -161,6 +171,8 @@ class AblateConfig:
         eval_samples: test samples scored (one random subset, the same for every variant;
             ``null`` = all).
         seed: seeds the models and the evaluation subset.
+        seeds: training runs per variant, with seeds ``seed, seed + 1, ...`` (the evaluation
+            subset stays the one drawn with ``seed``); the metrics are their mean and sd.
         device, amp, threads, eval_batch_size: as in :class:`TrainStcgConfig`.
     """
 
@@ -170,6 +182,7 @@ class AblateConfig:
     model: ModelConfig
     eval_samples: int | None = None
     seed: int = 0
+    seeds: int = 1
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = True
     threads: int = 0
@@ -186,6 +199,7 @@ class AblateConfig:
             raise ValueError(f"window: must be in 1..46 periods, got {self.window}")
         if self.threads < 0 or self.eval_batch_size < 1:
             raise ValueError("threads >= 0 and eval_batch_size >= 1")
+        _check_seeds(self.seeds)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,6 +218,8 @@ class FewshotStcgConfig:
         threads: torch CPU threads (0 = torch's default).
         eval_batch_size: samples per forward pass in prediction.
         distributed: :class:`DistributedConfig` (``nproc`` > 1: the stage runs under torchrun).
+        seeds: training runs, with seeds ``seed, seed + 1, ...``; the metrics are their mean
+            and sd, the coefficients those of ``seed``.
     """
 
     seed: int
@@ -213,8 +229,10 @@ class FewshotStcgConfig:
     threads: int = 0
     eval_batch_size: int = 2048
     distributed: DistributedConfig = DistributedConfig()
+    seeds: int = 1
 
     def validate(self) -> None:
-        """Non-negative threads, a positive evaluation batch."""
+        """Non-negative threads, a positive evaluation batch, at least one seed."""
         if self.threads < 0 or self.eval_batch_size < 1:
             raise ValueError("threads >= 0 and eval_batch_size >= 1")
+        _check_seeds(self.seeds)

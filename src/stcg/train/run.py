@@ -12,12 +12,24 @@ Outputs (paths from the stage's command line):
   the curves, ``<out>`` (a DVC output) and the report, in a file no stage reads;
 * ``<checkpoint>``: the last epoch's checkpoint (a persistent DVC output, so a re-run after a
   crash resumes; see :mod:`stcg.train.loop`).
+
+Several seeds (``seeds`` n > 1): the run trains n models with seeds ``seed, seed + 1, ...``
+(:func:`stcg.metrics.seed_list`) on the same data.  The extra seeds only score: the metrics
+JSON is :func:`stcg.metrics.aggregate_seeds` of the n evaluation reports (means in the usual keys,
+a ``"seeds"`` block with the sd and every seed's report), while the model, the predictions, the
+curves and ``<checkpoint>`` are those of ``seed``.  The extra seeds are trained first, each with
+its own checkpoint beside ``<checkpoint>`` (``<stem>.seed<S><suffix>``); a finished one leaves its
+report there (``<stem>.seed<S>.json``, with the run's fingerprint), so a run resumed after a crash
+retrains no finished seed.  Those files are removed when the run completes: a later rerun
+starts every seed afresh, as a single-seed run does.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +43,8 @@ from stcg.data.dataset import DatasetMeta, Dense, load_dense, read_meta
 from stcg.data.writer import write_parquet
 from stcg.graph.build import Graph, load_graph
 from stcg.graph.cluster import assign_to_nodes
-from stcg.io import atomic_path, write_json
+from stcg.io import atomic_path, read_json, write_json
+from stcg.metrics import aggregate_seeds, seed_list
 from stcg.model.stcg import STCGModel
 from stcg.train import distributed
 from stcg.train.bundle import graph_tensors, make_bundle, save_bundle
@@ -124,7 +137,7 @@ def run_fingerprint(cfg: TrainStcgConfig, dense: Dense, graph: Graph, n_train: i
     """Hash of everything that changes the training trajectory (see :mod:`stcg.train.loop`):
     the params, the data, the graph, the device and the code (:func:`code_fingerprint`)."""
     c = to_dict(cfg)
-    for k in ("eval_batch_size", "lat_band", "threads", "monitor_samples"):
+    for k in ("eval_batch_size", "lat_band", "threads", "monitor_samples", "seeds"):
         c.pop(k, None)
     return fingerprint(
         {
@@ -241,20 +254,59 @@ def _train_stcg(
     train_np, test_np = p.train_np, p.test_np
     train_idx = torch.from_numpy(train_np).to(device)
     test_idx = torch.from_numpy(test_np).to(device)
+    clim = climatology_table(dense, p.meta.train_years) if wd.is_main else None
+    per_epoch = int(train_np.size) if cfg.optim.samples_per_epoch is None else min(
+        cfg.optim.samples_per_epoch, int(train_np.size))
+    seeds = seed_list(cfg.seed, cfg.seeds)
+    seconds: dict[str, float] = {}
+
+    def new_model(seed: int) -> STCGModel:
+        torch.manual_seed(seed)
+        return STCGModel(cfg.model, len(dense.variables), graph_tensors(graph), stats.y_mean,
+                         stats.y_std).to(device)
+
+    def score(model: STCGModel) -> tuple[dict, dict[str, np.ndarray]]:
+        pred = predict(model, data, test_idx, cfg.eval_batch_size, cfg.amp, progress=progress)
+        report = evaluation_report(dense, test_np, pred, clim, cfg.lat_band)
+        report["train"] = {"samples": int(train_np.size), "test_samples": int(test_np.size),
+                           "parameters": int(sum(q.numel() for q in model.parameters()))}
+        return report, pred
+
+    # the extra seeds first: they only score, and a finished one is kept across a crash
+    extra: list[dict] = []
+    for s in seeds[1:]:
+        scfg = dataclasses.replace(cfg, seed=s)
+        ckpt_s, done_s = seed_files(checkpoint, s)
+        fp_s = run_fingerprint(scfg, dense, graph, int(train_np.size), device.type)
+        rep = finished_seed(done_s, fp_s) if wd.is_main else None
+        rep = distributed.broadcast_object(rep)
+        if rep is None:
+            t0 = time.perf_counter()
+            model_s = new_model(s)
+            logger_s = EpochLine(f"train_stcg seed {s}", cfg.optim.epochs, per_epoch) \
+                if wd.is_main else None
+            fit(model_s, data, train_idx, cfg.optim, s, ckpt_s, fp_s, amp=cfg.amp,
+                compile_model=cfg.compile, logger=logger_s, on_epoch_end=on_epoch_end,
+                progress=progress)
+            if wd.is_main:
+                rep, _ = score(model_s)
+                if done_s is not None:
+                    write_json(done_s, {"fingerprint": fp_s, "seed": s, "report": rep},
+                               ndigits=None)
+                    ckpt_s.unlink(missing_ok=True)
+            seconds[str(s)] = time.perf_counter() - t0
+        extra.append(rep)
+
+    t0 = time.perf_counter()
     monitor = None
     if cfg.monitor_samples:
         rng = np.random.default_rng(cfg.seed)
         pick = np.sort(rng.choice(test_np.size, min(cfg.monitor_samples, test_np.size), replace=False))
         monitor = test_idx[torch.from_numpy(pick).to(device)]
-
-    torch.manual_seed(cfg.seed)
-    model = STCGModel(cfg.model, len(dense.variables), graph_tensors(graph), stats.y_mean,
-                      stats.y_std).to(device)
+    model = new_model(cfg.seed)
     fp = run_fingerprint(cfg, dense, graph, int(train_np.size), device.type)
     logger = None
     if wd.is_main:
-        per_epoch = int(train_np.size) if cfg.optim.samples_per_epoch is None else min(
-            cfg.optim.samples_per_epoch, int(train_np.size))
         logger = EpochLine("train_stcg", cfg.optim.epochs, per_epoch,
                            inner=LiveLogger(plots_dir) if plots_dir is not None else None)
     try:
@@ -273,20 +325,45 @@ def _train_stcg(
     out_dir.mkdir(parents=True, exist_ok=True)
     save_bundle(out_dir / "model.pt",
                 make_bundle(model, cfg.model, cfg.window, dense.variables, stats, graph))
-    pred = predict(model, data, test_idx, cfg.eval_batch_size, cfg.amp, progress=progress)
-    clim = climatology_table(dense, p.meta.train_years)
-    report = evaluation_report(dense, test_np, pred, clim, cfg.lat_band)
-    report["train"] = {"samples": int(train_np.size), "test_samples": int(test_np.size),
-                       "parameters": int(sum(p.numel() for p in model.parameters()))}
+    first, pred = score(model)
     frame = prediction_frame(dense, test_np, pred, clim)
     with atomic_path(out_dir / "predictions.parquet") as tmp:
         write_parquet(frame, tmp)
+    seconds[str(cfg.seed)] = time.perf_counter() - t0
     if cost_path is not None:
         write_json(cost_path, {
             "device": device.type, "threads": torch.get_num_threads(),
             "epochs": [{"epoch": r["epoch"], **{k: r[k] for k in COST_KEYS if k in r}}
                        for r in history],
+            "seconds_per_seed": seconds,
         })
+    report = aggregate_seeds([first, *extra], seeds)
     write_json(metrics_path, report)
+    for s in seeds[1:]:
+        done_s = seed_files(checkpoint, s)[1]
+        if done_s is not None:
+            done_s.unlink(missing_ok=True)
     return report
 
+
+def seed_files(checkpoint: str | Path | None, seed: int) -> tuple[Path | None, Path | None]:
+    """The checkpoint and the finished-run report of extra seed ``seed`` beside ``checkpoint``:
+    ``<stem>.seed<S><suffix>`` and ``<stem>.seed<S>.json`` (None, None without a checkpoint)."""
+    if checkpoint is None:
+        return None, None
+    c = Path(checkpoint)
+    return c.with_name(f"{c.stem}.seed{seed}{c.suffix}"), c.with_name(f"{c.stem}.seed{seed}.json")
+
+
+def finished_seed(done: Path | None, fp: str) -> dict | None:
+    """The evaluation report a finished extra seed left at ``done``, if it is of fingerprint
+    ``fp`` (same params, data, graph, device and code); else None (that seed is retrained)."""
+    if done is None or not done.exists():
+        return None
+    try:
+        state = read_json(done)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("fingerprint") != fp:
+        return None
+    return state.get("report")

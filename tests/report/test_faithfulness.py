@@ -54,7 +54,7 @@ def grid(data_dir):
 def test_params_load(profile):
     cfg = from_dict(FaithfulnessConfig, resolve_profile(RAW["faithfulness"], profile),
                     "faithfulness")
-    assert "data" in cfg.variants and "condition" in cfg.variants
+    assert {"data", "condition", "condition_centered"} <= set(cfg.variants)
     assert cfg.variants["data"].model == {}
 
 
@@ -144,7 +144,7 @@ def test_run_benchmark_end_to_end(data_dir, tmp_path):
     graph = dataclasses.replace(graph, node2vec=dataclasses.replace(graph.node2vec, epochs=1,
                                                                     walks_per_node=2))
     raw = resolve_profile(params["faithfulness"], "tiny")
-    raw["variants"] = {"condition": raw["variants"]["condition"]}
+    raw["variants"] = {k: raw["variants"][k] for k in ("condition", "condition_centered")}
     cfg = dataclasses.replace(
         from_dict(FaithfulnessConfig, raw, "faithfulness"),
         splits=SplitConfig(train_years=(2019, 2019), test_years=(2020, 2020)),
@@ -152,7 +152,9 @@ def test_run_benchmark_end_to_end(data_dir, tmp_path):
         optim=OptimConfig(epochs=1, batch_size=256, samples_per_epoch=512))
     cfg = dataclasses.replace(cfg, gtwr=dataclasses.replace(cfg.gtwr, bw_max=200))
     res = run_benchmark(data_dir, tmp_path, cfg, stcg, graph, VARIABLES, log=lambda m: None)
-    assert set(res["methods"]) == {"stcg_condition", "gwr", "gtwr"}
+    assert set(res["methods"]) == {"stcg_condition", "stcg_condition_centered", "gwr", "gtwr"}
+    for m in ("stcg_condition", "stcg_condition_centered"):  # raw-unit coefficients are right
+        assert res["methods"][m]["reconstruction_max_abs"] < 2e-3 * cfg.intercept_mean
     assert res["setup"]["scored_rows"] == 2 * res["setup"]["cells"]
     o = res["reference"]["oracle"]
     assert o["coef_r_median"] == pytest.approx(1.0) and o["zero_coef_rmse"] == 0.0

@@ -351,12 +351,17 @@ def held_out_rows(dense, truth: Truth, test_year: int, periods: tuple[int, ...])
 
 
 def stcg_coefficients(
-    pred: pd.DataFrame, stats, variables: tuple[str, ...], dense, held: HeldOut, test_year: int
+    pred: pd.DataFrame, bundle, variables: tuple[str, ...], dense, held: HeldOut, test_year: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """An STCG run's weights at the held-out rows, in raw units.
 
     ``w`` is GPP per training standard deviation of the input and ``w_0`` is the GPP at the
-    training mean, so ``c_j = w_j / std_j`` and ``c_0 = w_0 - sum_j w_j mean_j / std_j``.
+    training mean, so ``c_j = w_j / std_j`` and ``c_0 = w_0 - sum_j w_j mean_j / std_j``; a
+    model with ``center_inputs: climatology`` has ``w_0`` at the cell's reference ``r``
+    (standardised), so ``c_0 = w_0 - sum_j w_j (mean_j / std_j + r_j)``.
+
+    Args:
+        bundle: the run's :class:`stcg.train.bundle.ModelBundle` (statistics, reference).
 
     Returns:
         ``(intercept_raw [N], coef_raw [N, F], y_interp [N], y_target [N])``.
@@ -366,9 +371,14 @@ def stcg_coefficients(
     m = key.merge(pred, on=["cell_id", "period", "year"], how="left", validate="one_to_one")
     if m["gpp_pred"].isna().any():
         raise ValueError("faithfulness: STCG predictions miss held-out rows")
+    stats = bundle.stats
     w = m[[f"w_{v}" for v in variables]].to_numpy(np.float64)
     coef_raw = w / stats.std
-    intercept = m["w_intercept"].to_numpy(np.float64) - (w * (stats.mean / stats.std)).sum(1)
+    shift = np.broadcast_to(stats.mean / stats.std, w.shape)
+    ref = bundle.reference_for(dense.cell_id)
+    if ref is not None:
+        shift = shift + ref[held.cell, held.period].astype(np.float64)
+    intercept = m["w_intercept"].to_numpy(np.float64) - (w * shift).sum(1)
     return (intercept, coef_raw, m["gpp_interp"].to_numpy(np.float64),
             m["gpp_pred"].to_numpy(np.float64))
 
@@ -560,10 +570,12 @@ def run_benchmark(
                          None, progress=False)
         bundle = load_bundle(out / "model.pt")
         pred = pd.read_parquet(out / "predictions.parquet")
-        c0, c, y_interp, y_target = stcg_coefficients(pred, bundle.stats, tuple(variables),
+        c0, c, y_interp, y_target = stcg_coefficients(pred, bundle, tuple(variables),
                                                       dense, held, test_year)
         add(f"stcg_{name}", c0, c, y_interp, {
             "y_rmse_target": float(np.sqrt(np.mean((y_target - held.y) ** 2))),
+            # the raw-unit coefficients give back the branch's own output (unit check)
+            "reconstruction_max_abs": float(np.abs(c0 + (c * held.x).sum(1) - y_interp).max()),
             "overrides": dict(variant.model), "test_rmse_all_periods": rep["test"]["rmse"]})
         seconds[f"stcg_{name}"] = time.perf_counter() - t0
 

@@ -167,3 +167,18 @@ def test_run_benchmark_end_to_end(data_dir, tmp_path):
     assert res["methods"]["gtwr"]["coef_r_median"] > 0.4
     assert res["methods"]["gwr"]["coef_r_median"] > 0.2
     assert max(abs(n["coef_r_median"]) for n in res["reference"]["nulls"].values()) < 0.15
+
+    # `stcg predict` applies a centred model's stored reference: it reproduces the run's own
+    # test predictions, interpretable branch included
+    import pandas as pd
+
+    from stcg.train.predict import predict_dataset
+
+    run = tmp_path / "stcg" / "condition_centered"
+    got = predict_dataset(run / "model.pt", tmp_path / "climate2gpp", tmp_path / "pred",
+                          years=[2020], netcdf=False)
+    want = pd.read_parquet(run / "predictions.parquet")
+    m = want.merge(got, on=["cell_id", "year", "period"], suffixes=("", "_p"))
+    assert len(m) == len(want)
+    assert np.allclose(m["gpp_interp"], m["gpp_interp_p"], atol=1e-3)
+    assert np.allclose(m["w_intercept"], m["w_intercept_p"], atol=1e-3)

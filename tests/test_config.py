@@ -71,6 +71,7 @@ def section_classes() -> dict:
         InterpretConfig,
         ReportConfig,
     )
+    from stcg.report.faithfulness_config import FaithfulnessConfig
     from stcg.train.config import AblateConfig, FewshotStcgConfig, TrainStcgConfig
 
     return {
@@ -80,6 +81,7 @@ def section_classes() -> dict:
         "fewshot_joint": FewshotJointConfig, "fewshot_stcg": FewshotStcgConfig,
         "fewshot_tables": FewshotTablesConfig, "train_tabular": TrainTabularConfig,
         "interpret": InterpretConfig, "figures": FiguresConfig, "report": ReportConfig,
+        "faithfulness": FaithfulnessConfig,
     }
 
 

@@ -15,7 +15,8 @@ The section dataclasses live beside the code they configure, each in its package
 ``stcg.model.config``, ``stcg.train.config`` (``train_stcg``, ``ablate``, ``fewshot_stcg``),
 ``stcg.baselines.spatial.config`` (``fewshot_weekly``, ``fewshot_joint``),
 ``stcg.baselines.tabular.config`` (``train_tabular``) and ``stcg.report.config``
-(``interpret``, ``figures``, ``report``, ``fewshot_tables``).  They import this module; this
+(``interpret``, ``figures``, ``report``, ``fewshot_tables``; ``faithfulness`` in
+``stcg.report.faithfulness_config``).  They import this module; this
 module imports none of them (it knows the section *names* only, :data:`SECTIONS`, to reject a
 misspelt top-level key).  So a stage depends, in ``dvc.yaml``, on this loader and on the config
 modules it reads, and editing one section's validator re-runs only the stages of that section.
@@ -50,7 +51,7 @@ class ConfigError(StcgError):
 SECTIONS: tuple[str, ...] = (
     "build_data", "build_graph", "train_stcg", "ablate", "build_fewshot", "fewshot_weekly",
     "fewshot_joint", "fewshot_stcg", "fewshot_tables", "train_tabular", "interpret", "figures",
-    "report",
+    "report", "faithfulness",
 )
 """The top-level keys of ``params.yaml`` besides ``profile``: one per stage that reads params.
 Any other top-level key is an error (a misspelt ``profle:`` must not silently run ``default``)."""

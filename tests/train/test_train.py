@@ -41,7 +41,8 @@ def test_gather_windows(toy_data, toy_graph) -> None:
     data = to_device(dense, stats, nodes, 4, torch.device("cpu"))
     t_all = dense.n_times
     idx = torch.tensor([5 * t_all + 50, 0 * t_all + 46, 3 * t_all + 1])
-    x, node, period, y, lc = data.gather(idx)
+    x, node, period, y, lc, x_ref = data.gather(idx)
+    assert x_ref is None  # no local reference unless model.center_inputs asks for one
     xs = (dense.x - stats.mean.astype(np.float32)) / stats.std.astype(np.float32)
     assert torch.allclose(x[0], torch.from_numpy(xs[5, 47:51]))
     # across the year boundary: periods 43, 44, 45 of 2018, then 0 of 2019

@@ -21,7 +21,10 @@ class ModelConfig:
     output, identity | softplus | clamp (non-negative; see ``STCGModel.gpp_output``).
     Interpretable-weight options (``stcg.model.stcg``): ``interp_source`` (``data``: eq. 15;
     ``condition``: weights and ``w_0`` from the condition and land cover only, GWR's form) and
-    ``consistency_weight`` (lambda of ``lambda ||w - stopgrad(dy/dz)||^2``; 0 = off).
+    ``consistency_weight`` (lambda of ``lambda ||w - stopgrad(dy/dz)||^2``; 0 = off) and
+    ``center_inputs`` (``none``: ``y_interp = w_0 + sum_j w_j z_j`` about the training mean;
+    ``climatology``: ``z_j - z_ref,j`` with ``z_ref`` the cell's mean of the same period over the
+    training years).
     """
 
     d_model: int = 16
@@ -48,6 +51,7 @@ class ModelConfig:
     output: Literal["identity", "softplus", "clamp"] = "clamp"
     interp_source: Literal["data", "condition"] = "data"
     consistency_weight: float = 0.0
+    center_inputs: Literal["none", "climatology"] = "none"
 
     def validate(self) -> None:
         """Positive sizes; heads divide d_model into even head widths (RoPE); odd conv kernel."""
@@ -67,6 +71,9 @@ class ModelConfig:
             raise ValueError(f"model.dropout: must be in [0, 1), got {self.dropout}")
         if self.conv_kernel < 1 or self.conv_kernel % 2 == 0:
             raise ValueError(f"model.conv_kernel: must be odd and >= 1, got {self.conv_kernel}")
+        if self.center_inputs not in ("none", "climatology"):
+            raise ValueError(f"model.center_inputs: must be none or climatology, got "
+                             f"{self.center_inputs!r}")
         if self.interp_source == "condition" and not self.condition:
             raise ValueError("model.interp_source: 'condition' needs the condition branch "
                              "(model.condition: true); set interp_source: data")

@@ -32,6 +32,12 @@ Interpretable-weight options (beyond the paper, ``ModelConfig``):
   ``y_interp = w_0(u, t) + sum_j w_j(u, t) z_j``.  With ``data`` (eq. 15, default) the queries
   come from the inputs, so any ``w(x)`` with ``w_0 = y - w.z`` fits L_interp equally well: the
   weights are not identifiable from the loss.
+* ``center_inputs: climatology``: the interpretable branch reads ``z - z_ref`` instead of
+  ``z``, with ``z_ref`` the cell's mean of the same period over the training years
+  (:func:`stcg.train.data.climatology_reference`, passed as ``x_ref``): ``w_0`` becomes the GPP
+  of the cell's usual state and ``w_j (z_j - z_ref,j)`` the contribution of today's departure
+  from it, instead of a departure from the global training mean.  Only ``y_interp`` changes; the
+  target branch is the same.
 * ``consistency_weight`` (lambda): adds ``lambda * mean_b ||w_b - stopgrad(dy/dz_b)||^2`` to the
   loss, tying the weights to the target head's sensitivity to the current inputs (both are GPP
   per standard deviation of the input).
@@ -201,6 +207,7 @@ class STCGModel(nn.Module):
         period: torch.Tensor,
         land_cover: torch.Tensor | None = None,
         cond_table: torch.Tensor | None = None,
+        x_ref: torch.Tensor | None = None,
     ) -> STCGOutput:
         """Predict a batch.
 
@@ -210,6 +217,8 @@ class STCGModel(nn.Module):
             period: ``[B, L]`` int64 period of year (0..45) of each window step.
             land_cover: ``[B]`` int64 land-cover index (required with ``land_cover: true``).
             cond_table: a precomputed :meth:`condition_table` (evaluation); computed if None.
+            x_ref: ``[B, F]`` the local reference subtracted from the interpretable branch's
+                inputs (required with ``center_inputs: climatology``, ignored otherwise).
 
         Returns:
             :class:`STCGOutput`.
@@ -245,6 +254,11 @@ class STCGModel(nn.Module):
                 q = torch.cat([self.intercept_query.expand(x.shape[0], -1, -1) + pooled, q], dim=1)
             out = self.y_std * self.interp_head(self.interp_decoder(q, keys, values))[..., 0].float()
         x_now = x[:, -1].float()  # [B, F]
+        if self.cfg.center_inputs == "climatology":
+            if x_ref is None:
+                raise ValueError("x_ref (the local reference) is required with "
+                                 "model.center_inputs: climatology")
+            x_now = x_now - x_ref.float()
         if self.intercept_query is not None:
             w0, w = out[:, 0] + self.y_mean, out[:, 1:]
             y_interp = w0 + (w * x_now).sum(-1)

@@ -267,7 +267,8 @@ def model_attributions(
     dense = load_dense(data_root, years=sorted(load_years), variables=bundle.variables)
     model = bundle.build_model("cpu").float().eval()
     nodes = assign_to_nodes(dense.lon, dense.lat, bundle.node_xyz)
-    data = to_device(dense, bundle.stats, nodes, bundle.window, torch.device("cpu"))
+    data = to_device(dense, bundle.stats, nodes, bundle.window, torch.device("cpu"),
+                     x_ref=bundle.reference_for(dense.cell_id))
     cpos = pd.Series(np.arange(len(dense.cell_id)), index=dense.cell_id.astype(np.int64))
     tpos = pd.Series(np.arange(len(dense.year)),
                      index=pd.MultiIndex.from_arrays([dense.year.astype(np.int64),
@@ -282,9 +283,9 @@ def model_attributions(
     with torch.no_grad():
         table = model.condition_table()
 
-    def forward(z_now, hist, node, period, lc):
+    def forward(z_now, hist, node, period, lc, x_ref=None):
         x = torch.cat([hist, z_now[:, None]], dim=1)
-        return model(x, node, period, land_cover=lc, cond_table=table).y
+        return model(x, node, period, land_cover=lc, cond_table=table, x_ref=x_ref).y
 
     ig = IntegratedGradients(forward)
     n, f = len(keys), len(bundle.variables)
@@ -295,7 +296,8 @@ def model_attributions(
     for a in range(0, n, batch_size):
         b = data.gather(idx[a : a + batch_size])
         z_now = b.x[:, -1].clone().requires_grad_(True)
-        extra = (b.x[:, :-1], b.node, b.period, b.land_cover)
+        extra = (b.x[:, :-1], b.node, b.period, b.land_cover,
+                 *(() if b.x_ref is None else (b.x_ref,)))
         y = forward(z_now, *extra)
         (g,) = torch.autograd.grad(y.sum(), z_now)
         out["grad"][a : a + len(y)] = g.numpy()

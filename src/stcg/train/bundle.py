@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from stcg.config import from_dict, to_dict
@@ -38,6 +39,8 @@ class ModelBundle:
         node_xyz: ``[K, 3]`` node centres (to map cells to nodes).
         graph: the graph tensors the model was built with.
         state_dict: the weights.
+        ref_cell_id: ``[C]`` cells of ``x_ref`` (``model.center_inputs: climatology``), or None.
+        x_ref: ``[C, 46, F]`` their standardised training-years reference, or None.
     """
 
     model_cfg: ModelConfig
@@ -47,6 +50,30 @@ class ModelBundle:
     node_xyz: np.ndarray
     graph: GraphTensors
     state_dict: dict[str, torch.Tensor]
+    ref_cell_id: np.ndarray | None = None
+    x_ref: np.ndarray | None = None
+
+    def reference_for(self, cell_id: np.ndarray) -> np.ndarray | None:
+        """``[C, 46, F]`` the local reference of ``cell_id`` (None if the model uses none).
+
+        Raises:
+            StcgError: if some cells have no reference (cells the model never trained on).
+        """
+        if self.model_cfg.center_inputs == "none":
+            return None
+        if self.x_ref is None or self.ref_cell_id is None:
+            raise StcgError("the model centres its inputs on a climatology "
+                            "(center_inputs: climatology) but its file holds none; retrain it")
+        pos = pd.Series(np.arange(len(self.ref_cell_id)), index=self.ref_cell_id)
+        at = pos.reindex(np.asarray(cell_id, dtype=np.int64)).to_numpy()
+        missing = np.isnan(at)
+        if missing.any():
+            raise StcgError(
+                f"{int(missing.sum())} of {len(at)} cells (e.g. cell_id "
+                f"{int(np.asarray(cell_id)[missing][0])}) have no training-years climatology, "
+                "which a model with center_inputs: climatology needs; predict the cells it was "
+                "trained on, or train with center_inputs: none")
+        return self.x_ref[at.astype(np.int64)]
 
     def build_model(self, device: torch.device | str = "cpu") -> STCGModel:
         """The model with the bundle's weights, in eval mode."""
@@ -64,8 +91,10 @@ def make_bundle(
     variables: tuple[str, ...],
     stats: FeatureStats,
     graph: Graph,
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ModelBundle:
-    """Collect a trained model into a :class:`ModelBundle` (weights copied to CPU)."""
+    """Collect a trained model into a :class:`ModelBundle` (weights copied to CPU);
+    ``reference``: ``(cell_id [C], x_ref [C, 46, F])`` for ``center_inputs: climatology``."""
     return ModelBundle(
         model_cfg=model_cfg,
         window=window,
@@ -74,6 +103,8 @@ def make_bundle(
         node_xyz=np.asarray(graph.node_xyz),
         graph=graph_tensors(graph),
         state_dict={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        ref_cell_id=None if reference is None else np.asarray(reference[0], dtype=np.int64),
+        x_ref=None if reference is None else np.asarray(reference[1], dtype=np.float32),
     )
 
 
@@ -106,6 +137,9 @@ def save_bundle(path: str | Path, bundle: ModelBundle) -> None:
         "embedding": t(np.asarray(bundle.graph.embedding, dtype=np.float32)),
         "state_dict": bundle.state_dict,
     }
+    if bundle.x_ref is not None and bundle.ref_cell_id is not None:
+        payload["ref_cell_id"] = t(np.asarray(bundle.ref_cell_id, dtype=np.int64))
+        payload["x_ref"] = t(np.asarray(bundle.x_ref, dtype=np.float32))
     save_torch(path, payload)
 
 
@@ -138,4 +172,6 @@ def load_bundle(path: str | Path) -> ModelBundle:
             embedding=p["embedding"].numpy(),
         ),
         state_dict=p["state_dict"],
+        ref_cell_id=p["ref_cell_id"].numpy() if "ref_cell_id" in p else None,
+        x_ref=p["x_ref"].numpy() if "x_ref" in p else None,
     )

@@ -81,6 +81,8 @@ class Batch(NamedTuple):
         period: ``[B, L]`` period of year of each window step.
         y: ``[B]`` target GPP (NaN where missing).
         land_cover: ``[B]`` IGBP class index (0..17).
+        x_ref: ``[B, F]`` the current step's local reference (:func:`climatology_reference`),
+            or None when the data carry none.
     """
 
     x: torch.Tensor
@@ -88,6 +90,7 @@ class Batch(NamedTuple):
     period: torch.Tensor
     y: torch.Tensor
     land_cover: torch.Tensor
+    x_ref: torch.Tensor | None = None
 
 
 def land_cover_index(codes: np.ndarray) -> np.ndarray:
@@ -107,6 +110,8 @@ class DeviceData:
         node: ``[C]`` int64 graph node of each cell.
         window: L.
         land_cover: ``[C]`` int64 land-cover index of each cell (:func:`land_cover_index`).
+        x_ref: ``[C, 46, F]`` float32 standardised local reference per cell and period of year
+            (:func:`climatology_reference`; ``model.center_inputs: climatology``), or None.
     """
 
     x: torch.Tensor
@@ -115,6 +120,7 @@ class DeviceData:
     node: torch.Tensor
     window: int
     land_cover: torch.Tensor
+    x_ref: torch.Tensor | None = None
 
     @property
     def n_times(self) -> int:
@@ -138,11 +144,34 @@ class DeviceData:
         return Batch(
             self.x[c[:, None], tt], self.node[c], self.period[tt], self.y[c, t],
             self.land_cover[c],
+            None if self.x_ref is None else self.x_ref[c, self.period[t]],
         )
 
 
+def climatology_reference(dense: Dense, years: tuple[int, ...], stats: FeatureStats) -> np.ndarray:
+    """``[C, 46, F]`` float32: every cell's mean of each period of the year over ``years`` (the
+    training years), standardised with ``stats``: the local reference that ``model.center_inputs:
+    climatology`` subtracts from the interpretable branch's inputs.  NaN inputs are left out; a
+    (cell, period) without any value gets 0 (the training mean).
+    """
+    from stcg.data.schema import PERIODS_PER_YEAR
+
+    sel = np.isin(dense.year, np.asarray(years))
+    ref = np.zeros((dense.n_cells, PERIODS_PER_YEAR, dense.x.shape[-1]), dtype=np.float64)
+    for p in range(PERIODS_PER_YEAR):
+        t = np.flatnonzero(sel & (dense.period == p))
+        if t.size == 0:
+            continue
+        xs = (dense.x[:, t].astype(np.float64) - stats.mean) / stats.std
+        finite = np.isfinite(xs)
+        n = finite.sum(1)
+        ref[:, p] = np.where(n > 0, np.where(finite, xs, 0.0).sum(1) / np.maximum(n, 1), 0.0)
+    return ref.astype(np.float32)
+
+
 def to_device(
-    dense: Dense, stats: FeatureStats, cell_node: np.ndarray, window: int, device: torch.device
+    dense: Dense, stats: FeatureStats, cell_node: np.ndarray, window: int, device: torch.device,
+    x_ref: np.ndarray | None = None,
 ) -> DeviceData:
     """Standardise ``dense`` with ``stats`` and move it to ``device`` (module docstring).
 
@@ -152,6 +181,7 @@ def to_device(
         cell_node: ``[C]`` graph node of every cell of ``dense`` (same order).
         window: L.
         device: target device.
+        x_ref: ``[C, 46, F]`` local reference (:func:`climatology_reference`), or None.
     """
     if len(cell_node) != dense.n_cells:
         raise ValueError(f"cell_node has {len(cell_node)} entries for {dense.n_cells} cells")
@@ -166,6 +196,8 @@ def to_device(
         node=torch.from_numpy(np.asarray(cell_node, dtype=np.int64)).to(device),
         window=window,
         land_cover=torch.from_numpy(land_cover_index(dense.land_cover)).to(device),
+        x_ref=None if x_ref is None else torch.from_numpy(
+            np.ascontiguousarray(x_ref, dtype=np.float32)).to(device),
     )
 
 

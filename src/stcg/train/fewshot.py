@@ -102,6 +102,10 @@ def fit_stcg_fewshot(
         raise ValueError(f"cell_node must lie in 0..{graph.n_nodes - 1}")
     if not 1 <= window <= PERIODS_PER_YEAR:
         raise ValueError(f"window must be in 1..{PERIODS_PER_YEAR}, got {window}")
+    if model_cfg.center_inputs != "none":
+        raise ValueError(
+            "model.center_inputs: the few-shot task predicts cells without training years, "
+            "which have no climatology to centre on; use center_inputs: none for fewshot_stcg")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = distributed.local_device(cfg.device)

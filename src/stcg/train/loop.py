@@ -338,7 +338,7 @@ def fit(
             mine, share = _rank_shard(glob, wd)
             b = data.gather(train_idx[mine])
             with autocast(device, amp):
-                out = step_model(b.x, b.node, b.period, land_cover=b.land_cover)
+                out = step_model(b.x, b.node, b.period, land_cover=b.land_cover, x_ref=b.x_ref)
             loss, dep, interp = stcg_loss(out, b.y)
             opt.zero_grad(set_to_none=True)
             (loss * (share * wd.size) if wd.size > 1 else loss).backward()
@@ -430,7 +430,8 @@ def predict(
     for b in tqdm(range(0, n, batch_size), desc="predict", disable=not progress, leave=False):
         bt = data.gather(idx[b : b + batch_size])
         with autocast(device, amp):
-            o = model(bt.x, bt.node, bt.period, land_cover=bt.land_cover, cond_table=table)
+            o = model(bt.x, bt.node, bt.period, land_cover=bt.land_cover, cond_table=table,
+                      x_ref=bt.x_ref)
         out["y"].append(o.y.float().cpu().numpy())
         if o.y_interp is not None:
             out["y_interp"].append(o.y_interp.float().cpu().numpy())

@@ -97,7 +97,8 @@ def predict_dataset(
     dev = resolve_device(device)
     model = bundle.build_model(dev)
     nodes = assign_to_nodes(dense.lon, dense.lat, bundle.node_xyz)
-    data = to_device(dense, bundle.stats, nodes, bundle.window, dev)
+    data = to_device(dense, bundle.stats, nodes, bundle.window, dev,
+                     x_ref=bundle.reference_for(dense.cell_id))
     tmask = np.isin(dense.year, np.asarray(years))
     present = np.isfinite(dense.x).any(axis=2) & tmask[None, :]
     idx = np.flatnonzero(present.reshape(-1)).astype(np.int64)

@@ -49,7 +49,14 @@ from stcg.model.stcg import STCGModel
 from stcg.train import distributed
 from stcg.train.bundle import graph_tensors, make_bundle, save_bundle
 from stcg.train.config import TrainStcgConfig
-from stcg.train.data import DeviceData, FeatureStats, feature_stats, sample_indices, to_device
+from stcg.train.data import (
+    DeviceData,
+    FeatureStats,
+    climatology_reference,
+    feature_stats,
+    sample_indices,
+    to_device,
+)
 from stcg.train.loop import (
     TIMING_KEYS,
     EpochLine,
@@ -195,7 +202,9 @@ def prepare(data_root: str | Path, graph_path: str | Path | Graph, cfg: TrainStc
     nodes = cell_nodes(dense, graph)
     stats = feature_stats(dense, meta.train_years)
     device = distributed.local_device(cfg.device)
-    data = to_device(dense, stats, nodes, cfg.window, device)
+    x_ref = (climatology_reference(dense, meta.train_years, stats)
+             if cfg.model.center_inputs == "climatology" else None)
+    data = to_device(dense, stats, nodes, cfg.window, device, x_ref=x_ref)
     train_np = sample_indices(dense, meta.train_years, cfg.window, full_window=True)
     test_np = sample_indices(dense, meta.test_years, cfg.window, full_window=False)
     if test_np.size == 0:
@@ -324,7 +333,9 @@ def _train_stcg(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_bundle(out_dir / "model.pt",
-                make_bundle(model, cfg.model, cfg.window, dense.variables, stats, graph))
+                make_bundle(model, cfg.model, cfg.window, dense.variables, stats, graph,
+                            None if data.x_ref is None
+                            else (dense.cell_id, data.x_ref.cpu().numpy())))
     first, pred = score(model)
     frame = prediction_frame(dense, test_np, pred, clim)
     with atomic_path(out_dir / "predictions.parquet") as tmp:

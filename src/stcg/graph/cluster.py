@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.cluster import KMeans
 
 from stcg.graph.sphere import lonlat_to_xyz, xyz_to_lonlat
 
@@ -69,6 +68,8 @@ def kmeans_sphere(
     Raises:
         ValueError: if there are fewer distinct cells than ``k``.
     """
+    from sklearn.cluster import KMeans  # here: the stages that only assign cells skip sklearn
+
     xyz = lonlat_to_xyz(lon, lat)
     n_distinct = len(np.unique(np.round(xyz, 12), axis=0))
     if n_distinct < k:

@@ -20,9 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 
 @dataclass(frozen=True)
@@ -55,6 +52,8 @@ def knn_edges(xyz: np.ndarray, k: int) -> Edges:
     Returns:
         The undirected :class:`Edges`.
     """
+    from scipy.spatial import cKDTree  # here: the stages that only load a graph skip scipy
+
     xyz = np.asarray(xyz, dtype=np.float64)
     n = len(xyz)
     if not 1 <= k < n:
@@ -85,6 +84,9 @@ def n_components(n: int, edges: Edges) -> tuple[int, np.ndarray]:
     Returns:
         ``(count, labels [N])``.
     """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     adj = coo_matrix((np.ones(edges.n_edges), (edges.src, edges.dst)), shape=(n, n))
     count, labels = connected_components(adj, directed=False)
     return int(count), labels

@@ -94,8 +94,9 @@ def _num(x: float | None, digits: int) -> str:
 
 def _ms(x: float | None, sd: float | None, n: int, digits: int) -> str:
     """``mean ± sd`` when n > 1 (:func:`stcg.metrics.format_mean_sd`), else the mean."""
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else \
-        format_mean_sd(x, sd, n, digits)
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return format_mean_sd(x, sd, n, digits)
 
 
 def _pair(rmse: float | None, r2: float | None, sd: Seeds | None = None) -> str:

@@ -61,6 +61,13 @@ def run(args: argparse.Namespace, cfg: FewshotStcgConfig, main_cfg: TrainStcgCon
     """Fit (every rank), then evaluate and write (rank 0)."""
     fs = read_fewshot(args.data)
     graph = load_graph(args.graph)
+    model_cfg = main_cfg.model
+    if model_cfg.center_inputs != "none":
+        # held-out few-shot cells have no training years, hence no climatology to centre on
+        print(f"fewshot_stcg: train_stcg.model.center_inputs = {model_cfg.center_inputs!r} does "
+              "not apply to the few-shot task (no climatology for held-out cells); fitting "
+              "with center_inputs: none", file=sys.stderr)
+        model_cfg = dataclasses.replace(model_cfg, center_inputs="none")
     nodes = assign_to_nodes(fs.lon, fs.lat, graph.node_xyz)
     t0 = time.perf_counter()
     seeds = seed_list(cfg.seed, cfg.seeds)
@@ -68,7 +75,7 @@ def run(args: argparse.Namespace, cfg: FewshotStcgConfig, main_cfg: TrainStcgCon
     runs, first = [], None
     for s in seeds:
         name = "fewshot_stcg" if len(seeds) == 1 else f"fewshot_stcg seed {s}"
-        pred, _ = fit_stcg_fewshot(fs, graph_tensors(graph), nodes, main_cfg.model,
+        pred, _ = fit_stcg_fewshot(fs, graph_tensors(graph), nodes, model_cfg,
                                    main_cfg.window, dataclasses.replace(cfg, seed=s),
                                    logger=EpochLine(name, cfg.optim.epochs) if wd.is_main else None,
                                    progress=sys.stderr.isatty() and wd.is_main)

@@ -128,7 +128,7 @@ def test_bad_inputs_are_named(design):
         fit_stcg_fewshot(fs, graph, nodes, SMALL, 47, _cfg(1))
 
 
-def test_stage_writes_metrics_and_coefficients(tmp_path, design):
+def test_stage_writes_metrics_and_coefficients(tmp_path, design, capsys):
     import importlib.util
 
     from stcg.baselines.spatial.fewshot import write_fewshot
@@ -147,7 +147,8 @@ def test_stage_writes_metrics_and_coefficients(tmp_path, design):
     params.write_text(
         "profile: tiny\n"
         "train_stcg:\n  seed: 0\n  window: 3\n"
-        "  model: {d_model: 8, heads: 2, encoder_blocks: 1, decoder_layers: 1}\n"
+        "  model: {d_model: 8, heads: 2, encoder_blocks: 1, decoder_layers: 1,\n"
+        "          center_inputs: climatology}\n"
         "  optim: {epochs: 1, batch_size: 64}\n"
         "fewshot_stcg:\n  seed: 0\n  device: cpu\n  optim: {epochs: 1, batch_size: 256}\n"
     )
@@ -157,6 +158,8 @@ def test_stage_writes_metrics_and_coefficients(tmp_path, design):
     stage.main(["--data", str(tmp_path / "fs"), "--graph", str(tmp_path / "g.npz"),
                 "--out", str(tmp_path / "out"), "--metrics", str(tmp_path / "m.json"),
                 "--params", str(params)])
+    # the main model's centring has no climatology for held-out cells: fitted uncentred, said so
+    assert "center_inputs: none" in capsys.readouterr().err
     m = json.loads((tmp_path / "m.json").read_text())
     assert set(m["weeks"]) == {"w01", "w10", "w20", "w30", "w40"}
     assert m["all"]["test"]["n"] == int(fs.is_test.sum()) * PERIODS_PER_YEAR

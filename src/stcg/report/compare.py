@@ -25,7 +25,7 @@ from typing import Any
 from stcg.errors import StcgError
 
 NOISE_SDS = 2.0
-NO_FLOOR = "no noise floor (n=1; rerun with seeds=3)"
+NO_FLOOR = "no noise floor (no seed sd in the headline: rerun with seeds >= 3)"
 
 
 def _num(x: Any) -> float | None:

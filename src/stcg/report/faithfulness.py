@@ -133,7 +133,7 @@ def make_truth(cells: pd.DataFrame, variables: tuple[str, ...], cfg) -> Truth:
     Args:
         cells: :func:`land_cells`.
         variables: the input bands (known to :data:`stcg.data.schema.VARIABLES`).
-        cfg: :class:`stcg.config.FaithfulnessConfig`.
+        cfg: :class:`stcg.report.faithfulness_config.FaithfulnessConfig`.
     """
     from stcg.data.sim.fields import unit_vectors
 
@@ -488,10 +488,10 @@ def run_benchmark(
     Args:
         data_dir: the raw inputs (``data/``: the land mask and land cover).
         work: a scratch directory (files, dataset, models).
-        cfg: :class:`stcg.config.FaithfulnessConfig`.
-        stcg_cfg: :class:`stcg.config.TrainStcgConfig` (``train_stcg``): the model the variants
+        cfg: :class:`stcg.report.faithfulness_config.FaithfulnessConfig`.
+        stcg_cfg: :class:`stcg.train.config.TrainStcgConfig` (``train_stcg``): the model the variants
             override; window, budget, threads and device come from ``cfg``.
-        graph_cfg: :class:`stcg.config.BuildGraphConfig` (``build_graph``); ``cfg.clusters``
+        graph_cfg: :class:`stcg.graph.config.BuildGraphConfig` (``build_graph``); ``cfg.clusters``
             nodes (at most a third of the cells).
         variables: the input bands.
         log: progress lines.
@@ -574,7 +574,7 @@ def run_benchmark(
         model = dataclasses.replace(stcg_cfg.model, **dict(variant.model))
         run_cfg = dataclasses.replace(
             stcg_cfg, seed=cfg.seed, window=cfg.window, model=model, optim=cfg.optim,
-            device=cfg.device, threads=cfg.threads, monitor_samples=0,
+            device=cfg.device, threads=cfg.threads, monitor_samples=0, seeds=1,
             distributed=dataclasses.replace(stcg_cfg.distributed, nproc=1))
         out = work / "stcg" / name
         rep = train_stcg(work / "climate2gpp", graph, run_cfg, out, None, out / "metrics.json",

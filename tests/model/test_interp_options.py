@@ -20,6 +20,7 @@ from stcg.model.stcg import consistency_penalty, stcg_loss
 from .test_model import CFG, batch, make
 
 COND = dataclasses.replace(CFG, interp_source="condition")
+DATA = dataclasses.replace(CFG, interp_source="data")
 
 
 def test_condition_only_weights_ignore_the_inputs() -> None:
@@ -39,7 +40,7 @@ def test_condition_only_weights_ignore_the_inputs() -> None:
 
 
 def test_data_weights_do_change_with_the_inputs() -> None:
-    m = make(CFG)
+    m = make(DATA)
     x, node, period, lc = batch(6)
     with torch.no_grad():
         a, b = m(x, node, period, lc), m(torch.randn_like(x), node, period, lc)

@@ -243,7 +243,7 @@ def test_fit_embedding() -> None:
 
 
 ABLATIONS = {
-    "condition": {"condition": False},
+    "condition": {"condition": False, "interp_source": "data"},
     "gcn": {"gcn": False},
     "lstm": {"lstm": False},
     "temporal_conv": {"temporal_conv": False},

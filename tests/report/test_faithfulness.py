@@ -54,7 +54,7 @@ def test_params_load(profile):
     cfg = from_dict(FaithfulnessConfig, resolve_profile(RAW["faithfulness"], profile),
                     "faithfulness")
     assert {"data", "condition", "condition_centered"} <= set(cfg.variants)
-    assert cfg.variants["data"].model == {}
+    assert cfg.variants["data"].model == {"interp_source": "data"}
 
 
 def test_land_cells_are_the_simulators(grid, tiny_dataset):

@@ -104,7 +104,8 @@ def test_stages_on_the_toy_dataset(toy_data, toy_graph, tmp_path) -> None:
         "ablate": {"seed": 0, "eval_samples": 300, "window": 4, "device": "cpu",
                    "model": {"d_model": 8, "heads": 2, "encoder_blocks": 1, "decoder_layers": 1},
                    "optim": {"epochs": 1, "batch_size": 64, "samples_per_epoch": 256},
-                   "variants": {"full": {}, "no_condition": {"model": {"condition": False}},
+                   "variants": {"full": {}, "no_condition": {"model": {"condition": False,
+                                                                   "interp_source": "data"}},
                                 "k4": {"clusters": 4}}},
     }
     pfile = tmp_path / "params.yaml"

@@ -49,7 +49,7 @@ class ModelConfig:
     land_cover: bool = True
     target_tokens: Literal["query", "features"] = "features"
     output: Literal["identity", "softplus", "clamp"] = "clamp"
-    interp_source: Literal["data", "condition"] = "data"
+    interp_source: Literal["data", "condition"] = "condition"
     consistency_weight: float = 0.0
     center_inputs: Literal["none", "climatology"] = "none"
 

@@ -94,6 +94,19 @@ def test_deterministic_for_a_seed(name, fitted, arrays):
     np.testing.assert_allclose(again, fitted[name][1], rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["TabNet", "ExcelFormer", "ResNet", "FTTransformer"])
+def test_frame_predictions_do_not_depend_on_the_inference_batch(name, fitted, arrays):
+    model, pred = fitted[name]
+    assert model.eval_batch_size == 1024  # the CPU default
+    x = arrays["x_test"]
+    try:
+        for bs in (7, 8192):
+            model.eval_batch_size = bs
+            np.testing.assert_allclose(model.predict(x), pred, rtol=0, atol=1e-5)
+    finally:
+        model.eval_batch_size = 1024
+
+
 @pytest.mark.parametrize("name", ["LightGBMLarge", "CatBoost", "RandomForestMSE", "TabNet"])
 def test_another_seed_changes_a_randomised_model(name, fitted, arrays):
     # (LightGBM and XGBoost defaults sample no rows or columns: their seed has no effect)

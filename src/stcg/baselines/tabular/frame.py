@@ -140,7 +140,9 @@ class FrameModel(TabularModel):
         decay_fraction: where the step decay happens (0.5 = after half).
         weight_decay: AdamW weight decay.
         mi_max_rows: rows for ExcelFormer's mutual-information sort.
-        eval_batch_size: rows per inference batch.
+        eval_batch_size: rows per inference batch (None: 1024 on CPU, where batches that stay
+            in cache run the attention models 1.5-2.3x faster than 8192, e.g. FT-Transformer
+            2.3 vs 3.5 CPU s per 20k rows at one thread; 8192 on CUDA).
         standardize_target: train on ``(y - mean) / std`` of the training target and map
             predictions back (False = the raw target, as the paper and pytorch-frame do).
     """
@@ -156,7 +158,7 @@ class FrameModel(TabularModel):
                  device: str = "auto", epochs: int = 20, batch_size: int = 256,
                  lr: float = 1e-3, lr_final: float = 1e-4, decay_fraction: float = 0.5,
                  weight_decay: float = 0.01, mi_max_rows: int = 10_000,
-                 eval_batch_size: int = 8192, standardize_target: bool = False) -> None:
+                 eval_batch_size: int | None = None, standardize_target: bool = False) -> None:
         if arch not in self.ARCHS:
             raise ValueError(f"unknown pytorch-frame architecture {arch!r}; one of {self.ARCHS}")
         super().__init__(params, seed, threads)
@@ -165,7 +167,8 @@ class FrameModel(TabularModel):
         self.epochs, self.batch_size = int(epochs), int(batch_size)
         self.lr, self.lr_final, self.decay_fraction = lr, lr_final, decay_fraction
         self.weight_decay, self.mi_max_rows = weight_decay, mi_max_rows
-        self.eval_batch_size = eval_batch_size
+        self.eval_batch_size = (eval_batch_size if eval_batch_size is not None
+                                else 8192 if self.device.type == "cuda" else 1024)
         self.standardize_target = standardize_target
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")

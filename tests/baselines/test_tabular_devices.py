@@ -132,7 +132,8 @@ def test_catboost_replayed_stopping_equals_the_callback(arrays):
     y = arrays["y_train"] + rng.normal(scale=2.0, size=arrays["y_train"].shape)
     fits = []
     for replay in (False, True):
-        m = CatBoostModel({"learning_rate": 0.5}, 0, 1, max_rounds=700)
+        m = CatBoostModel({"learning_rate": 0.5, "allow_writing_files": False}, 0, 1,
+                          max_rounds=700)
         m.replay_stopping = replay
         m.fit(arrays["x_train"], y, arrays["x_val"], arrays["y_val"], cat_features=CAT)
         fits.append(m)

@@ -105,6 +105,9 @@ class TabularModelConfig:
 class TrainTabularConfig:
     """Stage ``train_tabular`` (one DVC matrix entry per model; paper Table 1).
 
+    ``device`` places the neural models, ``gbdt_device`` LightGBM, XGBoost and CatBoost
+    (:func:`stcg.baselines.tabular.gbdt.resolve_gbdt_device`).
+
     ``seed`` seeds the hold-out split and the row subsamples (the same rows for every model and
     seed) and the first model seed; ``seeds`` is the number of model seeds ``seed, seed + 1,
     ...`` of each seed-dependent model (a model's own ``seeds`` overrides it).
@@ -116,6 +119,7 @@ class TrainTabularConfig:
     models: dict[str, TabularModelConfig]
     threads: int = 0
     device: str = "auto"
+    gbdt_device: str = "cpu"
     nn_standardize_target: bool = False
     seeds: int = 1
 
@@ -125,5 +129,7 @@ class TrainTabularConfig:
             raise ValueError(f"seeds: expected >= 1, got {self.seeds}")
         if not self.models:
             raise ValueError("models: at least one model is needed")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ValueError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
+        for name in ("device", "gbdt_device"):
+            v = getattr(self, name)
+            if v not in ("auto", "cpu", "cuda") and not v.startswith("cuda:"):
+                raise ValueError(f"{name} must be auto, cpu or cuda[:N], got {v!r}")

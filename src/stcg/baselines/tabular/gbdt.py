@@ -24,6 +24,20 @@ AutoGluon's time limit cuts boosting short; ``None`` keeps AutoGluon's 10000.
 
 Reproducibility settings we add: LightGBM ``deterministic=True`` with ``force_col_wise=True``
 (the same rows, seed and thread count give the same model).
+
+**Devices** (``train_tabular.gbdt_device``: ``cpu`` | ``cuda[:N]`` | ``auto``; see
+:func:`resolve_gbdt_device`).  On a GPU, XGBoost trains with ``device="cuda:N"`` and
+``tree_method="hist"`` (it needs the CUDA build of the ``xgboost`` wheel; ``xgboost-cpu`` has
+none), CatBoost with ``task_type="GPU"`` and ``devices="N"``, and LightGBM with
+``device_type="gpu"``: the PyPI wheel's GPU learner is the OpenCL one (it needs an OpenCL
+runtime, which NVIDIA's driver provides); its CUDA learner (``device_type="cuda"``) exists only in
+a build from source.  CatBoost's GPU trainer accepts no Python callbacks, so there the adaptive
+early stopping is replayed on the validation curve after the fit: CatBoost's own detector
+(``od_type="Iter"``) runs with a wait no shorter than any patience the adaptive rule can reach,
+so it never stops before that rule would, and the model is then cut to the rule's best round.
+GPU fits use the libraries' GPU defaults (CatBoost: 128 borders, not 254; LightGBM:
+single-precision histograms) and are not bit-reproducible, so their scores differ slightly from
+CPU fits.
 """
 
 from __future__ import annotations
@@ -35,6 +49,59 @@ import numpy as np
 
 from stcg.baselines.tabular.base import CategoryCodes, TabularModel
 from stcg.baselines.tabular.protocol import AdaptiveEarlyStopping
+
+GBDT_DEVICE_PARAM = "train_tabular.gbdt_device"
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _xgboost_has_cuda() -> bool:
+    import xgboost as xgb
+
+    return bool(xgb.build_info().get("USE_CUDA", False))
+
+
+def resolve_gbdt_device(device: str, library: str) -> int | None:
+    """The GPU ordinal a gradient-boosting library trains on, or None for the CPU.
+
+    Args:
+        device: ``cpu``; ``cuda`` or ``cuda:N`` (the GPU, an error when it cannot be used);
+            ``auto`` (XGBoost and CatBoost on GPU 0 when torch sees a CUDA device and, for
+            XGBoost, its build has CUDA; else CPU.  LightGBM stays on the CPU under ``auto``:
+            its wheel's GPU learner is OpenCL, asked for explicitly with ``cuda``).
+        library: ``lightgbm`` | ``xgboost`` | ``catboost``.
+
+    Raises:
+        ValueError: an unknown device string.
+        RuntimeError: a GPU is named but none is visible, or XGBoost's build has no CUDA.
+    """
+    if device == "cpu":
+        return None
+    if device == "auto":
+        if library == "lightgbm" or not _cuda_available():
+            return None
+        if library == "xgboost" and not _xgboost_has_cuda():
+            return None
+        return 0
+    head, _, ordinal = device.partition(":")
+    if head != "cuda" or (ordinal and not ordinal.isdigit()):
+        raise ValueError(f"{GBDT_DEVICE_PARAM}: got {device!r}, expected auto, cpu or cuda[:N]")
+    if not _cuda_available():
+        raise RuntimeError(
+            f"{GBDT_DEVICE_PARAM}: {device!r} requested for {library} but no CUDA device is "
+            "available; set it to 'cpu' or 'auto'"
+        )
+    if library == "xgboost" and not _xgboost_has_cuda():
+        raise RuntimeError(
+            f"{GBDT_DEVICE_PARAM}: {device!r} needs XGBoost built with CUDA, and the installed "
+            "one has none (xgboost-cpu); install the 'xgboost' wheel of the same version in its "
+            "place, or set it to 'cpu'"
+        )
+    return int(ordinal or 0)
 
 
 def _rounds(default: int, max_rounds: int | None) -> int:
@@ -54,6 +121,7 @@ class LightGBMModel(TabularModel):
         seed: LightGBM ``seed``.
         threads: ``num_threads``.
         max_rounds: budget cap on ``num_boost_round``.
+        device: ``cpu`` | ``cuda[:N]`` | ``auto`` (:func:`resolve_gbdt_device`).
     """
 
     allowed_params = frozenset({
@@ -63,14 +131,16 @@ class LightGBMModel(TabularModel):
     })
 
     def __init__(self, params: Mapping[str, Any], seed: int = 0, threads: int = 0,
-                 max_rounds: int | None = None) -> None:
+                 max_rounds: int | None = None, device: str = "cpu") -> None:
         super().__init__(params, seed, threads)
         self.max_rounds = max_rounds
+        self.gpu = resolve_gbdt_device(device, "lightgbm")
         self.booster: Any = None
 
     def _train_params(self) -> dict[str, Any]:
         p = dict(self.params)
         p.pop("num_boost_round", None)
+        gpu = {} if self.gpu is None else {"device_type": "gpu", "gpu_device_id": self.gpu}
         return {
             "objective": "regression",
             "metric": "rmse",
@@ -79,6 +149,7 @@ class LightGBMModel(TabularModel):
             "num_threads": self.threads,
             "deterministic": True,
             "force_col_wise": True,
+            **gpu,
             **p,
         }
 
@@ -101,9 +172,17 @@ class LightGBMModel(TabularModel):
                                                       env.evaluation_result_list)
 
         early_stop.order = 30  # type: ignore[attr-defined]
-        self.booster = lgb.train(self._train_params(), dtrain, num_boost_round=rounds,
-                                 valid_sets=[dval], valid_names=["valid_set"],
-                                 callbacks=[early_stop])
+        try:
+            self.booster = lgb.train(self._train_params(), dtrain, num_boost_round=rounds,
+                                     valid_sets=[dval], valid_names=["valid_set"],
+                                     callbacks=[early_stop])
+        except lgb.basic.LightGBMError as e:
+            if self.gpu is None:
+                raise
+            raise RuntimeError(
+                f"{GBDT_DEVICE_PARAM}: LightGBM's GPU (OpenCL) learner failed: "
+                f"{str(e).strip()}; it needs an OpenCL runtime for the GPU, or set it to 'cpu'"
+            ) from e
         self.best_iteration = stopper.best_round + 1
         self.info.update(best_iteration=self.best_iteration, rounds_run=ran[0],
                          rounds_cap=rounds, val_rmse=stopper.best_score,
@@ -139,6 +218,7 @@ class XGBoostModel(TabularModel):
         seed: XGBoost ``seed``.
         threads: ``nthread``.
         max_rounds: budget cap on ``n_estimators``.
+        device: ``cpu`` | ``cuda[:N]`` | ``auto`` (:func:`resolve_gbdt_device`).
     """
 
     allowed_params = frozenset({
@@ -148,11 +228,23 @@ class XGBoostModel(TabularModel):
     })
 
     def __init__(self, params: Mapping[str, Any], seed: int = 0, threads: int = 0,
-                 max_rounds: int | None = None) -> None:
+                 max_rounds: int | None = None, device: str = "cpu") -> None:
         super().__init__(params, seed, threads)
         self.max_rounds = max_rounds
+        self.gpu = resolve_gbdt_device(device, "xgboost")
         self.booster: Any = None
         self._codes: dict[int, CategoryCodes] = {}
+
+    def _train_params(self) -> tuple[dict[str, Any], int]:
+        """``(xgb.train params, rounds)``; sets the one-hot level cap."""
+        p = dict(self.params)
+        rounds = _rounds(int(p.pop("n_estimators", 10000)), self.max_rounds)
+        self._max_levels = int(p.pop("proc.max_category_levels", 100))
+        gpu = {} if self.gpu is None else {"device": f"cuda:{self.gpu}"}
+        params = {"objective": "reg:squarederror", "booster": "gbtree", "tree_method": "hist",
+                  "eval_metric": "rmse", "seed": self.seed, "nthread": self.threads,
+                  "verbosity": 0, **gpu, **p}
+        return params, rounds
 
     def _one_hot(self, x: np.ndarray) -> np.ndarray:
         """Numerical columns, then one 0/1 column per kept category of each categorical."""
@@ -170,15 +262,10 @@ class XGBoostModel(TabularModel):
     def _fit(self, x_train, y_train, x_val, y_val, cat_features, feature_names) -> None:
         import xgboost as xgb
 
-        p = dict(self.params)
-        rounds = _rounds(int(p.pop("n_estimators", 10000)), self.max_rounds)
-        self._max_levels = int(p.pop("proc.max_category_levels", 100))
+        params, rounds = self._train_params()
         self._codes = {c: CategoryCodes(x_train[:, c]) for c in cat_features}
         dtrain = xgb.DMatrix(self._one_hot(x_train), label=y_train, nthread=self.threads)
         dval = xgb.DMatrix(self._one_hot(x_val), label=y_val, nthread=self.threads)
-        params = {"objective": "reg:squarederror", "booster": "gbtree", "tree_method": "hist",
-                  "eval_metric": "rmse", "seed": self.seed, "nthread": self.threads,
-                  "verbosity": 0, **p}
         stopper = AdaptiveEarlyStopping.for_rows(len(y_train), min_delta=2e-6)
 
         ran = [0]
@@ -212,6 +299,7 @@ class CatBoostModel(TabularModel):
         seed: CatBoost ``random_seed``.
         threads: ``thread_count``.
         max_rounds: budget cap on ``iterations``.
+        device: ``cpu`` | ``cuda[:N]`` | ``auto`` (:func:`resolve_gbdt_device`).
     """
 
     allowed_params = frozenset({
@@ -220,10 +308,30 @@ class CatBoostModel(TabularModel):
     })
 
     def __init__(self, params: Mapping[str, Any], seed: int = 0, threads: int = 0,
-                 max_rounds: int | None = None) -> None:
+                 max_rounds: int | None = None, device: str = "cpu") -> None:
         super().__init__(params, seed, threads)
         self.max_rounds = max_rounds
+        self.gpu = resolve_gbdt_device(device, "catboost")
+        # GPU: no callbacks, the adaptive rule is replayed after the fit (CPU: a callback)
+        self.replay_stopping = self.gpu is not None
         self.model: Any = None
+
+    def _train_params(self, n_train: int) -> tuple[dict[str, Any], str]:
+        """``(CatBoostRegressor kwargs, eval metric)`` for ``n_train`` fit rows."""
+        p = dict(self.params)
+        rounds = _rounds(int(p.pop("iterations", 10000)), self.max_rounds)
+        eval_metric = p.pop("eval_metric", "RMSE")
+        kw: dict[str, Any] = {"iterations": rounds, "eval_metric": eval_metric,
+                              "random_seed": self.seed, "thread_count": self.threads,
+                              "logging_level": "Silent"}
+        if self.gpu is not None:
+            kw.update(task_type="GPU", devices=str(self.gpu))
+        if self.replay_stopping:
+            # CatBoost's detector waits at least as long as the adaptive rule could, which is
+            # then replayed on the validation curve
+            wait = AdaptiveEarlyStopping.for_rows(n_train).longest_patience(rounds)
+            kw.update(od_type="Iter", od_wait=wait)
+        return {**kw, **p}, eval_metric
 
     def _frame(self, x: np.ndarray) -> Any:
         import pandas as pd
@@ -237,9 +345,8 @@ class CatBoostModel(TabularModel):
     def _fit(self, x_train, y_train, x_val, y_val, cat_features, feature_names) -> None:
         from catboost import CatBoostRegressor, Pool
 
-        p = dict(self.params)
-        rounds = _rounds(int(p.pop("iterations", 10000)), self.max_rounds)
-        eval_metric = p.pop("eval_metric", "RMSE")
+        kw, eval_metric = self._train_params(len(y_train))
+        rounds = int(kw["iterations"])
         self._names = list(feature_names)
         self._cat = list(cat_features)
         train = Pool(self._frame(x_train), label=y_train, cat_features=self._cat or None)
@@ -255,14 +362,23 @@ class CatBoostModel(TabularModel):
                 score = float(info.metrics["validation"][eval_metric][-1])
                 return not stopper.update(self.round, score)
 
-        self.model = CatBoostRegressor(iterations=rounds, eval_metric=eval_metric,
-                                       random_seed=self.seed, thread_count=self.threads,
-                                       logging_level="Silent", **p)
-        stop = _Stop()
-        self.model.fit(train, eval_set=val, use_best_model=True, callbacks=[stop])
-        self.info.update(best_iteration=int(self.model.tree_count_), rounds_run=stop.round + 1,
+        self.model = CatBoostRegressor(**kw)
+        if not self.replay_stopping:
+            stop = _Stop()
+            self.model.fit(train, eval_set=val, use_best_model=True, callbacks=[stop])
+            ran = stop.round + 1
+        else:
+            self.model.fit(train, eval_set=val, use_best_model=False)
+            curve = self.model.get_evals_result()["validation"][eval_metric]
+            ran = len(curve)
+            for r, score in enumerate(curve):
+                if stopper.update(r, float(score)):
+                    ran = r + 1
+                    break
+            self.model.shrink(ntree_end=stopper.best_round + 1)
+        self.info.update(best_iteration=int(self.model.tree_count_), rounds_run=ran,
                          rounds_cap=rounds, val_rmse=stopper.best_score,
-                         stopped_early=stop.round + 1 < rounds)
+                         stopped_early=ran < rounds)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         return self.model.predict(self._frame(x), thread_count=self.threads)

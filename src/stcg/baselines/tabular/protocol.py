@@ -95,6 +95,11 @@ class AdaptiveEarlyStopping:
         grown = round(best * self.adaptive_rate + self.adaptive_offset)
         return min(self.max_patience, max(self.min_patience, grown))
 
+    def longest_patience(self, rounds: int) -> int:
+        """The largest patience this rule can reach in a run of ``rounds`` rounds."""
+        grown = round(max(rounds - 1, 0) * self.adaptive_rate + self.adaptive_offset)
+        return min(self.max_patience, max(self.min_patience, grown))
+
     def update(self, cur_round: int, score: float) -> bool:
         """Record round ``cur_round`` (0-based) with validation ``score``; True = stop now."""
         if not np.isfinite(score):

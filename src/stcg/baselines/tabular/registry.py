@@ -19,6 +19,7 @@ def build_model(
     threads: int = 0,
     device: str = "auto",
     standardize_target: bool = False,
+    gbdt_device: str = "cpu",
 ) -> TabularModel:
     """The wrapper for ``cfg.kind`` with ``cfg.params`` and its budget.
 
@@ -29,6 +30,8 @@ def build_model(
         threads: CPU threads (0 = all).
         device: torch device for the neural models.
         standardize_target: pytorch-frame models train on the standardised target.
+        gbdt_device: device of LightGBM, XGBoost and CatBoost (``cpu`` | ``cuda[:N]`` |
+            ``auto``).
 
     Returns:
         An unfitted :class:`TabularModel`.
@@ -38,15 +41,18 @@ def build_model(
     if kind == "lightgbm":
         from stcg.baselines.tabular.gbdt import LightGBMModel
 
-        return LightGBMModel(params, seed, threads, max_rounds=cfg.max_rounds)
+        return LightGBMModel(params, seed, threads, max_rounds=cfg.max_rounds,
+                             device=gbdt_device)
     if kind == "xgboost":
         from stcg.baselines.tabular.gbdt import XGBoostModel
 
-        return XGBoostModel(params, seed, threads, max_rounds=cfg.max_rounds)
+        return XGBoostModel(params, seed, threads, max_rounds=cfg.max_rounds,
+                             device=gbdt_device)
     if kind == "catboost":
         from stcg.baselines.tabular.gbdt import CatBoostModel
 
-        return CatBoostModel(params, seed, threads, max_rounds=cfg.max_rounds)
+        return CatBoostModel(params, seed, threads, max_rounds=cfg.max_rounds,
+                             device=gbdt_device)
     if kind == "knn":
         from stcg.baselines.tabular.sklearn_models import KNNModel
 

@@ -173,7 +173,8 @@ def run_tabular(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabularCon
 
     model_seed = cfg.seed if model_seed is None else model_seed
     model = build_model(mcfg, cfg.optim, seed=model_seed, threads=cfg.threads, device=cfg.device,
-                        standardize_target=cfg.nn_standardize_target)
+                        standardize_target=cfg.nn_standardize_target,
+                        gbdt_device=cfg.gbdt_device)
     cuda = _cuda_reset(getattr(model, "device", None))
     with MemorySampler() as mem:
         t0 = time.perf_counter()

@@ -3,6 +3,11 @@
 Device-agnostic: everything runs on CPU here; on CUDA the forward pass runs under bf16 autocast
 and the loss in float32.  Works on torch >= 2.4.
 
+Device residency: the callers move their data to the device once (a ``TensorFrame`` or tensors);
+each epoch's permutation is drawn on the host (so a seed gives the same batches on every device),
+copied to the device once per epoch, and every batch is an index into device memory.  Nothing
+goes back to the host per training step (the epoch loss is summed on the device).
+
 Determinism: for a seed, batches come from a ``torch.Generator`` seeded with it and the model is
 initialised under ``torch.manual_seed(seed)``, so a CPU fit is repeatable for a thread count.
 """
@@ -172,15 +177,18 @@ def fit_epochs(
 @torch.no_grad()
 def predict_batches(model: torch.nn.Module, batch: Callable[[torch.Tensor], Any], n: int,
                     batch_size: int, device: torch.device) -> np.ndarray:
-    """``[n]`` float64 predictions of ``model`` over rows ``0..n-1`` in batches."""
+    """``[n]`` float64 predictions of ``model`` over rows ``0..n-1`` in batches.
+
+    The batches stay on ``device``; the predictions come back to the host in one copy.
+    """
     model.eval()
     out = []
     for s in range(0, n, batch_size):
         idx = torch.arange(s, min(n, s + batch_size), device=device)
         with autocast(device):
             pred = model(batch(idx))
-        out.append(pred.float().reshape(-1).cpu())
-    return torch.cat(out).double().numpy() if out else np.zeros(0)
+        out.append(pred.float().reshape(-1))
+    return torch.cat(out).cpu().double().numpy() if out else np.zeros(0)
 
 
 def step_lr(lr: float, lr_final: float, decay_epoch: int) -> Callable[[int, int], float]:

@@ -153,10 +153,7 @@ def stage_train(work: Path, steps: int) -> dict:
 def stage_evaluate(work: Path, n_eval: int, batch: int) -> dict:
     """Predict ``n_eval`` random test samples with the smoke model in batches of ``batch``;
     metrics; project a test year and the activation memory of the paper's eval batch."""
-    import resource
-
     import numpy as np
-    import psutil
     import torch
 
     from stcg.config import load_section
@@ -172,19 +169,21 @@ def stage_evaluate(work: Path, n_eval: int, batch: int) -> dict:
     rng = np.random.default_rng(0)
     pick = np.sort(rng.choice(p.test_np.size, min(n_eval, p.test_np.size), replace=False))
     idx = p.test_np[pick]
-    # activation memory per sample: the peak RSS rise (ru_maxrss, KiB on Linux) over the loaded
-    # state after an untimed quarter batch, then after the timed run; the condition table and
-    # other fixed costs are in both, so the difference over the sizes is the per-sample slope
+    # activation memory per sample: the peak RSS rise over the loaded state during an untimed
+    # quarter batch, then during the timed run (the peak is reset before each, so loading's own
+    # peak does not count); the condition table and other fixed costs are in both, so the
+    # difference over the sizes is the per-sample slope
     full = min(batch, idx.size)
     small = max(full // 4, 1)
-    rss0 = psutil.Process().memory_info().rss
+    rss0 = _reset_peak_rss()
     predict(model, p.data, torch.from_numpy(idx[:small]).to(p.device), small, cfg.amp)
-    rise_small = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss0
+    rise_small = _peak_rss() - rss0
+    rss0 = _reset_peak_rss()
     t0 = time.perf_counter()
     pred = predict(model, p.data, torch.from_numpy(idx).to(p.device), batch, cfg.amp)
     t = time.perf_counter() - t0
-    rise = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss0
-    per_sample = max(rise - rise_small, 0) / max(full - small, 1)
+    rise = _peak_rss() - rss0
+    per_sample = (rise - rise_small) / (full - small) if full > small else float("nan")
     clim = climatology_table(p.dense, p.meta.train_years)
     rep = evaluation_report(p.dense, idx, pred, clim, cfg.lat_band)
     year = p.dense.n_cells * PERIODS
@@ -192,10 +191,25 @@ def stage_evaluate(work: Path, n_eval: int, batch: int) -> dict:
             "samples_per_s": round(idx.size / t, 1), "test_rmse": rep["test"]["rmse"],
             "projected_test_year_s": round(year / (idx.size / t), 1),
             "rss_rise_gb_at_batch": round(rise / 2**30, 3),
-            "activation_mb_per_sample": round(per_sample / 2**20, 3),
+            "activation_mb_per_sample": round(per_sample / 2**20, 3) if per_sample > 0 else None,
             "paper_eval_batch_size": cfg.eval_batch_size,
             "projected_rss_rise_gb_at_paper_eval_batch": round(
-                (rise + per_sample * (cfg.eval_batch_size - full)) / 2**30, 2)}
+                (rise + per_sample * (cfg.eval_batch_size - full)) / 2**30, 2)
+            if per_sample > 0 else None}
+
+
+def _peak_rss() -> int:
+    """This process's peak RSS (VmHWM) in bytes since the last :func:`_reset_peak_rss`."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("paper smoke: no VmHWM in /proc/self/status (Linux only)")
+
+
+def _reset_peak_rss() -> int:
+    """Reset the peak RSS to the current RSS (Linux ``clear_refs`` 5); returns the current RSS."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return psutil.Process().memory_info().rss
 
 
 def stage_predict(work: Path, n_cells: int, test_year: int, batch: int) -> dict:

@@ -1,6 +1,7 @@
 """Paper-profile smoke run: the paper's real shapes through every stage, timed, on CPU.
 
-    python bench/paper_smoke.py [--years 2019 2020] [--steps 100] [--eval-samples 50000]
+    python bench/paper_smoke.py [--years 2019 2020] [--steps 20] [--eval-samples 2000]
+        [--predict-cells 100] [--eval-batch 1024] [--budget-s 900]
 
 Runs, each in its own process (so each stage's peak RSS is its own):
 
@@ -11,14 +12,25 @@ Runs, each in its own process (so each stage's peak RSS is its own):
    ``--steps`` optimiser steps at the paper batch, with a checkpoint, through
    :func:`stcg.train.loop.fit`;
 4. ``evaluate``: :func:`stcg.train.loop.predict` and the evaluation report on
-   ``--eval-samples`` random test samples;
+   ``--eval-samples`` random test samples, in batches of ``--eval-batch``;
 5. ``predict``: ``stcg predict`` (:func:`stcg.train.predict.predict_dataset`) of the test year for
-   ``--predict-cells`` cells of the dataset (a cell subset written in the same schema).
+   ``--predict-cells`` cells of the dataset (a cell subset written in the same schema), in
+   batches of ``--eval-batch``.
+
+The defaults fit the whole run in ``--budget-s`` (15 min) on 2 CPU cores with a step time of
+~12 s at the paper shapes: the fixed costs (``build_data`` of 2 years ~5 min, ``build_graph``
+~1.5 min, loading the dataset in three stages ~2 min) leave ~5 min for the timed fractions, i.e.
+20 steps, 2000 evaluation samples and 100 cells (4600 rows) of prediction at ~20 ms a sample.
+"A few hundred steps" would take an hour at that step time; raise ``--steps`` when steps get
+cheaper.  Evaluation and prediction keep their activations in float32 on CPU, about 0.75 MB per
+sample at d_model 64, so their peak RSS follows ``--eval-batch`` (the paper profile's
+``eval_batch_size`` 16384 is a GPU setting: ~12 GB on CPU); the evaluate stage measures that
+slope and projects the memory of the paper's batch.
 
 Each stage's wall time and peak RSS (this stage's process tree, sampled every 0.2 s) are
 measured; the training, evaluation and prediction times are projected to the paper protocol
 (20 epochs over all training samples of 2001-2019; a full test year; every cell) from their
-measured rates.  Writes ``reports/bench/paper_smoke.json`` (``--json``).  The dataset, graph and
+measured rates, and gathered with the other stages' projections under ``projected_s``.  Writes ``reports/bench/paper_smoke.json`` (``--json``).  The dataset, graph and
 model stay in ``--workdir`` (default: a temp dir, removed afterwards).
 """
 
@@ -138,8 +150,9 @@ def stage_train(work: Path, steps: int) -> dict:
     }
 
 
-def stage_evaluate(work: Path, n_eval: int) -> dict:
-    """Predict ``n_eval`` random test samples with the smoke model; metrics; project a year."""
+def stage_evaluate(work: Path, n_eval: int, batch: int) -> dict:
+    """Predict ``n_eval`` random test samples with the smoke model in batches of ``batch``;
+    metrics; project a test year and the activation memory of the paper's eval batch."""
     import numpy as np
     import torch
 
@@ -156,24 +169,57 @@ def stage_evaluate(work: Path, n_eval: int) -> dict:
     rng = np.random.default_rng(0)
     pick = np.sort(rng.choice(p.test_np.size, min(n_eval, p.test_np.size), replace=False))
     idx = p.test_np[pick]
+    # activation memory per sample: the peak RSS rise over the loaded state during an untimed
+    # quarter batch, then during the timed run (the peak is reset before each, so loading's own
+    # peak does not count); the condition table and other fixed costs are in both, so the
+    # difference over the sizes is the per-sample slope
+    full = min(batch, idx.size)
+    small = max(full // 4, 1)
+    rss0 = _reset_peak_rss()
+    predict(model, p.data, torch.from_numpy(idx[:small]).to(p.device), small, cfg.amp)
+    rise_small = _peak_rss() - rss0
+    rss0 = _reset_peak_rss()
     t0 = time.perf_counter()
-    pred = predict(model, p.data, torch.from_numpy(idx).to(p.device), cfg.eval_batch_size,
-                   cfg.amp)
+    pred = predict(model, p.data, torch.from_numpy(idx).to(p.device), batch, cfg.amp)
     t = time.perf_counter() - t0
+    rise = _peak_rss() - rss0
+    per_sample = (rise - rise_small) / (full - small) if full > small else float("nan")
     clim = climatology_table(p.dense, p.meta.train_years)
     rep = evaluation_report(p.dense, idx, pred, clim, cfg.lat_band)
     year = p.dense.n_cells * PERIODS
-    return {"samples": int(idx.size), "predict_s": round(t, 2),
+    return {"samples": int(idx.size), "batch": batch, "predict_s": round(t, 2),
             "samples_per_s": round(idx.size / t, 1), "test_rmse": rep["test"]["rmse"],
-            "projected_test_year_s": round(year / (idx.size / t), 1)}
+            "projected_test_year_s": round(year / (idx.size / t), 1),
+            "rss_rise_gb_at_batch": round(rise / 2**30, 3),
+            "activation_mb_per_sample": round(per_sample / 2**20, 3) if per_sample > 0 else None,
+            "paper_eval_batch_size": cfg.eval_batch_size,
+            "projected_rss_rise_gb_at_paper_eval_batch": round(
+                (rise + per_sample * (cfg.eval_batch_size - full)) / 2**30, 2)
+            if per_sample > 0 else None}
 
 
-def stage_predict(work: Path, n_cells: int, test_year: int) -> dict:
+def _peak_rss() -> int:
+    """This process's peak RSS (VmHWM) in bytes since the last :func:`_reset_peak_rss`."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("paper smoke: no VmHWM in /proc/self/status (Linux only)")
+
+
+def _reset_peak_rss() -> int:
+    """Reset the peak RSS to the current RSS (Linux ``clear_refs`` 5); returns the current RSS."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return psutil.Process().memory_info().rss
+
+
+def stage_predict(work: Path, n_cells: int, test_year: int, batch: int) -> dict:
     """``stcg predict`` of the test year on ``n_cells`` cells (a subset in the same schema)."""
     import numpy as np
     import pandas as pd
 
     from stcg.data.dataset import read_meta
+    from stcg.train.bundle import load_bundle
+    from stcg.train.netcdf import provenance, to_grid, write_netcdf
     from stcg.train.predict import predict_dataset
 
     src = work / "climate2gpp"
@@ -199,16 +245,28 @@ def stage_predict(work: Path, n_cells: int, test_year: int) -> dict:
     m = json.loads(meta_path.read_text())
     m["n_cells"] = int(keep.size)
     meta_path.write_text(json.dumps(m))
+    out = work / "predictions"
     t0 = time.perf_counter()
-    frame = predict_dataset(work / "model.pt", sub, work / "predictions", years=[test_year],
-                            batch_size=16384, device="cpu")
+    frame = predict_dataset(work / "model.pt", sub, out, years=[test_year], batch_size=batch,
+                            device="cpu", netcdf=False)
     t = time.perf_counter() - t0
-    out_bytes = sum(f.stat().st_size for f in (work / "predictions").rglob("*") if f.is_file())
+    parquet_bytes = (out / "predictions.parquet").stat().st_size
+    # the NetCDF is the global grid whatever the number of cells: timed apart, not scaled
+    bundle = load_bundle(work / "model.pt")
+    t1 = time.perf_counter()
+    ds = to_grid(frame, [test_year], meta.resolution, bundle.variables, bundle.stats.mean,
+                 bundle.stats.std, provenance=provenance(work / "model.pt", sub))
+    write_netcdf(ds, out / "predictions.nc")
+    t_nc = time.perf_counter() - t1
+    nc_grid_gb = sum(v.nbytes for v in ds.data_vars.values()) / 2**30
     scale = meta.n_cells / keep.size
-    return {"cells": int(keep.size), "rows": len(frame), "predict_s": round(t, 2),
-            "output_mb": round(out_bytes / 2**20, 1),
-            "projected_all_cells_year_s": round(t * scale, 1),
-            "projected_output_gb_per_year": round(out_bytes * scale / 2**30, 2)}
+    return {"cells": int(keep.size), "rows": len(frame), "batch": batch,
+            "predict_s": round(t, 2), "netcdf_s": round(t_nc, 2),
+            "parquet_mb": round(parquet_bytes / 2**20, 2),
+            "netcdf_mb": round((out / "predictions.nc").stat().st_size / 2**20, 2),
+            "netcdf_grid_in_memory_gb_per_year": round(nc_grid_gb, 2),
+            "projected_all_cells_year_s": round(t * scale + t_nc, 1),
+            "projected_parquet_gb_per_year": round(parquet_bytes * scale / 2**30, 2)}
 
 
 def main(argv: list[str] | None = None) -> dict | None:
@@ -217,9 +275,13 @@ def main(argv: list[str] | None = None) -> dict | None:
     ap.add_argument("--years", type=int, nargs=2, default=[2019, 2020], metavar=("FIRST", "TEST"))
     ap.add_argument("--profile", default="paper", choices=["tiny", "default", "paper"],
                     help="paper (the point); tiny to check the script quickly")
-    ap.add_argument("--steps", type=int, default=100, help="training steps at the paper batch")
-    ap.add_argument("--eval-samples", type=int, default=50000)
-    ap.add_argument("--predict-cells", type=int, default=2000)
+    ap.add_argument("--steps", type=int, default=20, help="training steps at the paper batch")
+    ap.add_argument("--eval-samples", type=int, default=2000)
+    ap.add_argument("--predict-cells", type=int, default=100)
+    ap.add_argument("--eval-batch", type=int, default=1024,
+                    help="batch of evaluation and prediction (peak RSS ~0.75 MB per sample)")
+    ap.add_argument("--budget-s", type=float, default=900.0,
+                    help="wall-time budget of the whole run; the JSON records whether it held")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--stage-timeout", type=float, default=900.0)
@@ -238,9 +300,9 @@ def main(argv: list[str] | None = None) -> dict | None:
         if args.stage == "train":
             res = stage_train(work, args.steps)
         elif args.stage == "evaluate":
-            res = stage_evaluate(work, args.eval_samples)
+            res = stage_evaluate(work, args.eval_samples, args.eval_batch)
         else:
-            res = stage_predict(work, args.predict_cells, args.years[1])
+            res = stage_predict(work, args.predict_cells, args.years[1], args.eval_batch)
         print(json.dumps(res))
         return None
 
@@ -256,6 +318,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     py = sys.executable
     common = ["--workdir", str(work), "--steps", str(args.steps), "--threads", str(args.threads),
               "--eval-samples", str(args.eval_samples), "--predict-cells", str(args.predict_cells),
+              "--eval-batch", str(args.eval_batch),
               "--years", *map(str, args.years)]
     t_all = time.perf_counter()
     res: dict = {
@@ -263,7 +326,8 @@ def main(argv: list[str] | None = None) -> dict | None:
         "machine": platform.processor() or platform.machine(),
         "memory_total_gb": round(psutil.virtual_memory().total / 2**30, 1), "stages": {},
         "steps": args.steps, "eval_samples": args.eval_samples,
-        "predict_cells": args.predict_cells,
+        "predict_cells": args.predict_cells, "eval_batch": args.eval_batch,
+        "budget_s": args.budget_s, "load_avg_start": [round(x, 2) for x in os.getloadavg()],
     }
     outputs = {"build_data": work / "climate2gpp" / "meta.json", "build_graph": work / "graph.npz",
                "train": work / "model.pt"}
@@ -293,13 +357,20 @@ def main(argv: list[str] | None = None) -> dict | None:
         n_years = args.years[1] - args.years[0] + 1
         res["projected_dataset_gb_2001_2020"] = round(res["dataset_gb"] * 20 / n_years, 2)
         bd = res["stages"]["build_data"]
-        res["projected_build_data_2001_2020_s"] = round(bd["wall_s"] * 20 / n_years, 1)
+        res["projected_build_data_2001_2020_s"] = (
+            round(bd["wall_s"] * 20 / n_years, 1) if bd.get("wall_s") else None)
+        tr = res["stages"]["train"]
+        if tr.get("dense_x_gb"):
+            res["projected_dense_x_gb_2001_2020"] = round(tr["dense_x_gb"] * 20 / n_years, 2)
+        res["projected_s"] = projections(res["stages"], res["projected_build_data_2001_2020_s"])
         res["ok"] = True
     except RuntimeError as exc:
         res["ok"] = False
         res["error"] = str(exc)
         print(exc, file=sys.stderr)
     res["wall_s"] = round(time.perf_counter() - t_all, 1)
+    res["within_budget"] = res["wall_s"] <= args.budget_s
+    res["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
     write_json_now(args.json, res)
     print(json.dumps(res, indent=2))
     if args.workdir is None:
@@ -307,6 +378,22 @@ def main(argv: list[str] | None = None) -> dict | None:
     if not res["ok"]:
         sys.exit(1)
     return res
+
+
+def projections(stages: dict, build_data_s: float | None) -> dict:
+    """Projected wall time of each stage at the paper protocol on this machine (seconds):
+    ``build_data`` of 2001-2020, ``build_graph`` as measured (it already runs at full scale),
+    20 epochs of training, a full test year's evaluation, ``stcg predict`` of every cell for one
+    year (the loading times of the smoke's 2 years not included)."""
+    tr, ev, pr = (stages.get(k, {}) for k in ("train", "evaluate", "predict"))
+    h = tr.get("projected_paper_protocol_h")
+    return {
+        "build_data": build_data_s,
+        "build_graph": stages.get("build_graph", {}).get("wall_s"),
+        "train": round(h * 3600, 0) if h is not None else None,
+        "evaluate_test_year": ev.get("projected_test_year_s"),
+        "predict_all_cells_year": pr.get("projected_all_cells_year_s"),
+    }
 
 
 def write_json_now(path: Path, res: dict) -> None:

@@ -203,3 +203,43 @@ def test_node2vec_bytes_repeat_at_batch_scale() -> None:
             for _ in range(4)]
     assert len(set(runs)) == 1
     assert not torch.are_deterministic_algorithms_enabled()
+
+
+def test_kmeans_equals_sklearn_with_threaded_blas() -> None:
+    """K-means runs its BLAS on one thread; the centres must be the bytes sklearn gives with the
+    BLAS threads it picks itself."""
+    from sklearn.cluster import KMeans
+
+    _, lon, lat = land_like_cells(2.5)
+    cl = kmeans_sphere(lon, lat, 60, seed=3, area_weighted=True, n_init=2)
+    km = KMeans(n_clusters=60, n_init=2, random_state=3, algorithm="lloyd")
+    km.fit(lonlat_to_xyz(lon, lat), sample_weight=np.cos(np.deg2rad(lat)))
+    ref = km.cluster_centers_ / np.linalg.norm(km.cluster_centers_, axis=1, keepdims=True)
+    assert np.array_equal(cl.center_xyz, ref)
+
+
+def test_node2vec_bytes_do_not_depend_on_torch_threads() -> None:
+    """node2vec trains on one torch thread; a two-thread run of the same loop gives the same bytes,
+    and the caller's thread count is restored."""
+    import torch
+
+    from stcg.device import deterministic
+    from stcg.graph.node2vec import _train
+
+    _, lon, lat = land_like_cells(5.0)
+    xyz = lonlat_to_xyz(lon, lat)[:200]
+    e = knn_edges(xyz, 6)
+    w = edge_weights(e.dist, 1.0, float(np.median(e.dist)))
+    args = (200, e.src, e.dst, w, 32, 20, 10, 4, 1.0, 2.0, 1, 2, 128, 0.01, 0, True, False)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with deterministic():
+            two = _train(*args)
+        one = node2vec(*args[:4], dim=32, walk_length=20, context_size=10, walks_per_node=4,
+                       p=1.0, q=2.0, num_negative=1, epochs=2, batch_size=128, lr=0.01, seed=0,
+                       progress=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(one, two)

@@ -17,6 +17,9 @@ step per walk position, no per-walker Python):
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -177,9 +180,26 @@ def node2vec(
     Returns:
         ``[N, dim]`` float32 embeddings.
     """
-    with deterministic():
+    with deterministic(), _one_torch_thread():
         return _train(n, src, dst, weight, dim, walk_length, context_size, walks_per_node, p, q,
                       num_negative, epochs, batch_size, lr, seed, weighted, progress)
+
+
+@contextlib.contextmanager
+def _one_torch_thread() -> Iterator[None]:
+    """Torch on one thread inside the block, the previous count restored after.
+
+    A skip-gram batch is a few thousand rows of ``dim`` floats: too small to split among threads.
+    On busy cores a second thread only waits (the backward took 5x longer with 2 threads than
+    with 1 at 1000 nodes); every op here either does not reduce across rows or reduces fewer
+    elements than torch's parallel grain, so the bytes do not depend on the thread count.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _train(

@@ -2,7 +2,7 @@
 
 DVC runs it as a matrix over methods.  Writes the metrics JSON (per reported week and pooled)
 and the coefficient estimates.  The STCG model in few-shot mode has its own stage on the model
-branch and writes the same two outputs (contract: stcg.baselines.spatial.fewshot).
+branch and writes the same two outputs (contract: stcg.fewshot).
 """
 
 from __future__ import annotations
@@ -13,15 +13,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from stcg import stage
-from stcg.baselines.spatial.config import FewshotJointConfig
-from stcg.baselines.spatial.fewshot import (
-    evaluate,
-    read_fewshot,
-    write_method_outputs,
-    write_metrics,
-)
-from stcg.baselines.spatial.fewshot_fit import fit_gtnnwr, fit_gtwr, fit_seeds
 from stcg.config import load_section
+from stcg.fewshot.config import FewshotJointConfig
+from stcg.fewshot.dataset import read_fewshot
+from stcg.fewshot.runners import fit_gtnnwr, fit_gtwr, fit_seeds
+from stcg.fewshot.scoring import evaluate, write_method_outputs, write_metrics
 
 METHODS = ("gtwr", "gtnnwr")
 

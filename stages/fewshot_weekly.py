@@ -11,15 +11,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from stcg import stage
-from stcg.baselines.spatial.config import FewshotWeeklyConfig
-from stcg.baselines.spatial.fewshot import (
-    evaluate,
-    read_fewshot,
-    write_method_outputs,
-    write_metrics,
-)
-from stcg.baselines.spatial.fewshot_fit import fit_gnnwr_week, fit_gwr_week, fit_seeds
 from stcg.config import load_section
+from stcg.fewshot.config import FewshotWeeklyConfig
+from stcg.fewshot.dataset import read_fewshot
+from stcg.fewshot.runners import fit_gnnwr_week, fit_gwr_week, fit_seeds
+from stcg.fewshot.scoring import evaluate, write_method_outputs, write_metrics
 
 METHODS = ("gwr", "gnnwr")
 

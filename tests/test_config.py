@@ -61,9 +61,8 @@ def section_classes() -> dict:
     The map lives here, not in ``stcg.config``: the loader imports no section module, so that a
     stage depends (in ``dvc.yaml``) only on the config modules it reads.
     """
-    from stcg.baselines.spatial.config import FewshotJointConfig, FewshotWeeklyConfig
     from stcg.baselines.tabular.config import TrainTabularConfig
-    from stcg.data.config import BuildFewshotConfig
+    from stcg.fewshot.config import BuildFewshotConfig, FewshotJointConfig, FewshotWeeklyConfig
     from stcg.graph.config import BuildGraphConfig
     from stcg.report.config import (
         FewshotTablesConfig,

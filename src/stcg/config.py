@@ -11,9 +11,10 @@ Rules (see docs/design.md, "Repository rules"):
   scales, and ``dvc exp run -S profile=paper`` switches every stage at once.
 
 The section dataclasses live beside the code they configure, each in its package's
-``config.py``: ``stcg.data.config`` (``build_data``, ``build_fewshot``), ``stcg.graph.config``,
+``config.py``: ``stcg.data.config`` (``build_data``), ``stcg.graph.config``,
 ``stcg.model.config``, ``stcg.train.config`` (``train_stcg``, ``ablate``, ``fewshot_stcg``),
-``stcg.baselines.spatial.config`` (``fewshot_weekly``, ``fewshot_joint``),
+``stcg.fewshot.config`` (``build_fewshot``, ``fewshot_weekly``, ``fewshot_joint``; the GNNWR
+settings they share in ``stcg.baselines.spatial.config``),
 ``stcg.baselines.tabular.config`` (``train_tabular``) and ``stcg.report.config``
 (``interpret``, ``figures``, ``report``, ``fewshot_tables``; ``faithfulness`` in
 ``stcg.report.faithfulness_config``).  They import this module; this

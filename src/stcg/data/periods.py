@@ -80,6 +80,22 @@ def periods_between(start: Date, end: Date) -> list[tuple[int, int]]:
     return out
 
 
+def week_to_period(week: int) -> int:
+    """Period index (0..45) of the paper's "Week NN" (1..46): ``NN - 1``.
+
+    "Week NN" (paper Tables 2-3, Figure 5) is the NN-th 8-day period of the year; the paper
+    numbers its weeks from 1 and has no week 0, so "Week-01" is period 0 (1-8 January).
+    """
+    if not 1 <= int(week) <= PERIODS_PER_YEAR:
+        raise ValueError(f"week must be in 1..{PERIODS_PER_YEAR}, got {week}")
+    return int(week) - 1
+
+
+def week_key(week: int) -> str:
+    """Metrics key of a week: ``w01``, ``w10``, ..."""
+    return f"w{int(week):02d}"
+
+
 def parse_date(text: str) -> Date:
     """Parse ``YYYY-MM-DD`` with a clear error."""
     try:

@@ -2,7 +2,7 @@
 
 Inputs: the metrics files of stages ``fewshot_weekly`` / ``fewshot_joint`` (and the STCG
 model's few-shot stage), ``<dir>/<method>_wNN.json`` for per-week methods and
-``<dir>/<method>.json`` for joint ones (schema: :func:`stcg.baselines.spatial.fewshot.evaluate`),
+``<dir>/<method>.json`` for joint ones (schema: :func:`stcg.fewshot.scoring.evaluate`),
 and ``reports/paper_targets.yaml`` (keys ``table2`` and ``table3``).  A method whose metrics are
 absent shows ``n/a``, so the tables build before every method exists.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from stcg.baselines.spatial.fewshot import week_key
+from stcg.data.periods import week_key
 from stcg.metrics import format_mean_sd, mean_sd, sd_at
 from stcg.report.significance import LEGEND, ordering
 

@@ -36,8 +36,8 @@ from matplotlib.colors import BoundaryNorm, ListedColormap, Normalize  # noqa: E
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from stcg.data.periods import week_to_period  # noqa: E402
-from stcg.data.schema import IGBP_SHORT, PERIODS_PER_YEAR, period_start_doy  # noqa: E402
+from stcg.data.periods import period_start_doy, week_to_period  # noqa: E402
+from stcg.data.schema import IGBP_SHORT, PERIODS_PER_YEAR  # noqa: E402
 from stcg.report.attributions import Attributions  # noqa: E402
 from stcg.report.maps import Grid, draw_map  # noqa: E402
 

@@ -42,6 +42,10 @@ coefficients of other random rows (``shuffled``), iid Gaussian coefficients of t
 regression).  ``node_mean_truth`` scores the truth averaged over each graph node's cells per
 period: about the best that weights of (node, period) alone, as ``interp_source: condition``
 decodes them (land cover aside), can reach on this graph.
+
+Over 500 lines: one benchmark end to end, in the order it runs (the truth and its files, the
+reference scores, each method's fit, the scoring), so that the whole protocol reads in one place;
+its seams, if it grows, are truth / fits / scoring.
 """
 
 from __future__ import annotations

@@ -113,3 +113,13 @@ def test_every_section_loads_strictly_on_every_profile(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "['stcg', 'stcg.config', 'stcg.errors']"
+
+
+def test_load_section_at_a_given_profile():
+    from stcg.fewshot.config import BuildFewshotConfig
+
+    path = REPO / "params.yaml"
+    active = load_section(BuildFewshotConfig, "build_fewshot", path)
+    assert load_section(BuildFewshotConfig, "build_fewshot", path, profile=None) == active
+    assert load_section(BuildFewshotConfig, "build_fewshot", path, profile="tiny").n_cells == 120
+    assert load_section(BuildFewshotConfig, "build_fewshot", path, profile="paper").n_cells == 6000

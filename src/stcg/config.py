@@ -114,13 +114,16 @@ def active_profile(params: Mapping[str, Any]) -> str:
     return str(profile)
 
 
-def load_section(cls: type[T], section: str, path: str | Path = "params.yaml") -> T:
+def load_section(cls: type[T], section: str, path: str | Path = "params.yaml",
+                 profile: str | None = None) -> T:
     """Load one ``params.yaml`` section into its config dataclass, resolving the profile.
 
     Args:
         cls: the frozen dataclass of the section.
         section: the top-level key (the stage name).
         path: the params file.
+        profile: the profile to resolve (None: the file's ``profile`` key; benches pass their
+            own).
 
     Returns:
         An instance of ``cls``.
@@ -129,7 +132,7 @@ def load_section(cls: type[T], section: str, path: str | Path = "params.yaml") -
         ConfigError: naming the key path on any unknown, missing or mistyped value.
     """
     params = read_params(path)
-    profile = active_profile(params)
+    profile = active_profile(params) if profile is None else profile
     if section not in params:
         raise ConfigError(f"{path}: missing section {section!r}")
     raw = resolve_profile(params[section], profile)

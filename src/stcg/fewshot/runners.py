@@ -199,6 +199,34 @@ def fit_seeds(
     return aggregate_seeds(runs, seeds), first
 
 
+def fit_seeds_with_bar(
+    fs: FewShot, cfg: NNWRFewshotConfig,
+    fit: Callable[[NNWRFewshotConfig, Callable[[int, float, float], None]], FewShotPrediction],
+    weeks: tuple[int, ...], label: str,
+) -> tuple[dict, FewShotPrediction]:
+    """:func:`fit_seeds` of GNNWR or GTNNWR with a progress bar over each seed's epochs.
+
+    ``fit(cfg, progress)`` fits one seed, calling ``progress(epoch, train_mse, val_mse)``;
+    ``label`` heads the bar (``"<label> seed <seed>"``).
+    """
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.max_epochs, unit="epoch")
+
+    def progress(epoch: int, train: float, val: float) -> None:
+        bar.update(1)
+        bar.set_postfix(train_mse=f"{train:.4f}", val_mse=f"{val:.4f}")
+
+    def new_seed(seed: int) -> None:
+        bar.reset()
+        bar.set_description(f"{label} seed {seed}")
+
+    try:
+        return fit_seeds(fs, cfg, lambda c: fit(c, progress), weeks, progress=new_seed)
+    finally:
+        bar.close()
+
+
 def _stacked(fs: FewShot, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(coords, t, X, y) of ``cells`` at all periods, cell-major: ``[m * 46, ...]``."""
     m = int(cells.sum())

@@ -33,10 +33,11 @@ from pathlib import Path
 
 import torch
 
-from stcg.baselines.spatial.config import FewshotWeeklyConfig
-from stcg.baselines.spatial.fewshot import read_fewshot, week_key
-from stcg.baselines.spatial.fewshot_fit import fit_gnnwr_week, fit_seeds
 from stcg.config import active_profile, load_section, read_params
+from stcg.data.periods import week_key
+from stcg.fewshot.config import FewshotWeeklyConfig
+from stcg.fewshot.dataset import read_fewshot
+from stcg.fewshot.runners import fit_gnnwr_week, fit_seeds
 from stcg.io import write_json
 from stcg.metrics import mean_sd
 

@@ -45,7 +45,9 @@ def synthetic(n: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np
 
 def fewshot_week(root: Path, week: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The training cells of one week of a few-shot dataset, z-scored as the stage does."""
-    from stcg.baselines.spatial.fewshot import Standardizer, read_fewshot, week_to_period
+    from stcg.data.periods import week_to_period
+    from stcg.fewshot.dataset import read_fewshot
+    from stcg.fewshot.runners import Standardizer
 
     fs = read_fewshot(root)
     p = week_to_period(week)

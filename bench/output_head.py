@@ -13,7 +13,6 @@ Example (after ``stcg profile tiny && dvc repro build_graph``)::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -21,32 +20,24 @@ import tempfile
 import time
 from pathlib import Path
 
+import _train_args
 import numpy as np
 import pandas as pd
 import torch
 
-from stcg.config import from_dict, read_params, resolve_profile
 from stcg.io import write_json
-from stcg.train.config import TrainStcgConfig
 from stcg.train.run import train_stcg
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--graph", type=Path, required=True)
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
-    ap.add_argument("--profile", default="tiny")
+    ap = _train_args.parser(__doc__)
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--samples-per-epoch", type=int, default=None)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--outputs", nargs="+", default=["identity", "softplus", "clamp"])
-    ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    params = read_params(args.params)
-    base = from_dict(TrainStcgConfig, resolve_profile(params["train_stcg"], args.profile),
-                     where="params.yaml: train_stcg")
+    base = _train_args.train_config(args)
     optim = base.optim
     if args.epochs is not None:
         optim = dataclasses.replace(optim, epochs=args.epochs)

@@ -15,7 +15,6 @@ Example (after ``stcg profile tiny && dvc repro build_graph``)::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import sys
@@ -23,9 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import _train_args
 import torch
 
-from stcg.config import from_dict, read_params, resolve_profile
 from stcg.io import write_json
 from stcg.metrics import sd_at
 from stcg.train.config import TrainStcgConfig
@@ -44,20 +43,12 @@ def _run(data: Path, graph: Path, cfg: TrainStcgConfig) -> tuple[dict, float]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, required=True)
-    ap.add_argument("--graph", type=Path, required=True)
-    ap.add_argument("--params", type=Path, default=Path("params.yaml"))
-    ap.add_argument("--profile", default="tiny")
+    ap = _train_args.parser(__doc__)
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--threads-a", type=int, default=1)
     ap.add_argument("--threads-b", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
-    params = read_params(args.params)
-    base = from_dict(TrainStcgConfig, resolve_profile(params["train_stcg"], args.profile),
-                     where="params.yaml: train_stcg")
-    base = dataclasses.replace(base, device="cpu", monitor_samples=0)
+    base = dataclasses.replace(_train_args.train_config(args), device="cpu", monitor_samples=0)
     a, sec_a = _run(args.data, args.graph,
                     dataclasses.replace(base, seeds=args.seeds, threads=args.threads_a))
     first = a["seeds"]["runs"][0] if "seeds" in a else a

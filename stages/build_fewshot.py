@@ -1,7 +1,7 @@
 """Stage ``build_fewshot``: the few-shot dataset of paper Section 4.3 (Tables 2-3).
 
 N cells sampled uniformly from the land grid, for each cell and each of the 46 periods the mean
-over the training years, an 80/20 cell split (see stcg.baselines.spatial.fewshot).
+over the training years, an 80/20 cell split (see stcg.fewshot.dataset).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from stcg import stage
-from stcg.baselines.spatial.fewshot import build_fewshot, write_fewshot
 from stcg.config import load_section
-from stcg.data.config import BuildFewshotConfig
+from stcg.fewshot.config import BuildFewshotConfig
+from stcg.fewshot.dataset import build_fewshot, write_fewshot
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 DVC runs it as a matrix over methods.  Writes the metrics JSON (per reported week and pooled)
 and the coefficient estimates.  The STCG model in few-shot mode has its own stage on the model
-branch and writes the same two outputs (contract: stcg.baselines.spatial.fewshot).
+branch and writes the same two outputs (contract: stcg.fewshot).
 """
 
 from __future__ import annotations
@@ -13,15 +13,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from stcg import stage
-from stcg.baselines.spatial.config import FewshotJointConfig
-from stcg.baselines.spatial.fewshot import (
-    evaluate,
-    read_fewshot,
-    write_method_outputs,
-    write_metrics,
-)
-from stcg.baselines.spatial.fewshot_fit import fit_gtnnwr, fit_gtwr, fit_seeds
 from stcg.config import load_section
+from stcg.fewshot.config import FewshotJointConfig
+from stcg.fewshot.dataset import read_fewshot
+from stcg.fewshot.runners import fit_gtnnwr, fit_gtwr, fit_seeds_with_bar
+from stcg.fewshot.scoring import evaluate, write_method_outputs, write_metrics
 
 METHODS = ("gtwr", "gtnnwr")
 
@@ -47,23 +43,14 @@ def main(argv: list[str] | None = None) -> None:
                             s=f"{time.perf_counter() - t0:.0f}")
 
         pred = fit_gtwr(fs, cfg.gtwr, cfg.device, progress=progress)
+        bar.close()
         metrics = evaluate(fs, pred, weeks)
     else:
-        bar = tqdm(total=cfg.gtnnwr.max_epochs, unit="epoch")
-
-        def progress(epoch: int, train: float, val: float) -> None:
-            bar.update(1)
-            bar.set_postfix(train_mse=f"{train:.4f}", val_mse=f"{val:.4f}")
-
-        def new_seed(seed: int) -> None:
-            bar.reset()
-            bar.set_description(f"gtnnwr seed {seed}")
-
         # n seeds: metrics are their mean and sd; the coefficients are the first seed's
-        metrics, pred = fit_seeds(
-            fs, cfg.gtnnwr, lambda c: fit_gtnnwr(fs, c, cfg.device, progress=progress),
-            weeks, progress=new_seed)
-    bar.close()
+        metrics, pred = fit_seeds_with_bar(
+            fs, cfg.gtnnwr,
+            lambda c, progress: fit_gtnnwr(fs, c, cfg.device, progress=progress),
+            weeks, "gtnnwr")
     write_method_outputs(fs, pred, args.out)
     write_metrics(args.metrics, metrics)
 

@@ -20,13 +20,9 @@ import time
 from pathlib import Path
 
 from stcg import stage
-from stcg.baselines.spatial.fewshot import (
-    evaluate,
-    read_fewshot,
-    write_method_outputs,
-    write_metrics,
-)
 from stcg.config import load_section
+from stcg.fewshot.dataset import read_fewshot
+from stcg.fewshot.scoring import evaluate, write_method_outputs, write_metrics
 from stcg.graph.build import load_graph
 from stcg.graph.cluster import assign_to_nodes
 from stcg.metrics import aggregate_seeds, sd_at, seed_list

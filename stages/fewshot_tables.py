@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 
 from stcg import stage
-from stcg.baselines.spatial.fewshot import read_fewshot_meta
 from stcg.config import load_section
+from stcg.fewshot.dataset import read_fewshot_meta
 from stcg.io import atomic_path, write_json, write_text
 from stcg.report.config import FewshotTablesConfig
 from stcg.report.fewshot_tables import table2, table3

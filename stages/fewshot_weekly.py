@@ -8,18 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm import tqdm
-
 from stcg import stage
-from stcg.baselines.spatial.config import FewshotWeeklyConfig
-from stcg.baselines.spatial.fewshot import (
-    evaluate,
-    read_fewshot,
-    write_method_outputs,
-    write_metrics,
-)
-from stcg.baselines.spatial.fewshot_fit import fit_gnnwr_week, fit_gwr_week, fit_seeds
 from stcg.config import load_section
+from stcg.fewshot.config import FewshotWeeklyConfig
+from stcg.fewshot.dataset import read_fewshot
+from stcg.fewshot.runners import fit_gnnwr_week, fit_gwr_week, fit_seeds_with_bar
+from stcg.fewshot.scoring import evaluate, write_method_outputs, write_metrics
 
 METHODS = ("gwr", "gnnwr")
 
@@ -40,22 +34,11 @@ def main(argv: list[str] | None = None) -> None:
         pred = fit_gwr_week(fs, args.week, cfg.gwr, cfg.device, progress=print)
         metrics = evaluate(fs, pred, weeks)
     else:
-        bar = tqdm(total=cfg.gnnwr.max_epochs, unit="epoch")
-
-        def progress(epoch: int, train: float, val: float) -> None:
-            bar.update(1)
-            bar.set_postfix(train_mse=f"{train:.4f}", val_mse=f"{val:.4f}")
-
-        def new_seed(seed: int) -> None:
-            bar.reset()
-            bar.set_description(f"gnnwr week {args.week} seed {seed}")
-
         # n seeds: metrics are their mean and sd; the coefficients are the first seed's
-        metrics, pred = fit_seeds(
+        metrics, pred = fit_seeds_with_bar(
             fs, cfg.gnnwr,
-            lambda c: fit_gnnwr_week(fs, args.week, c, cfg.device, progress=progress),
-            weeks, progress=new_seed)
-        bar.close()
+            lambda c, progress: fit_gnnwr_week(fs, args.week, c, cfg.device, progress=progress),
+            weeks, f"gnnwr week {args.week}")
     write_method_outputs(fs, pred, args.out)
     write_metrics(args.metrics, metrics)
 

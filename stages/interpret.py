@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from stcg import stage
-from stcg.baselines.spatial.fewshot import week_to_period
 from stcg.config import load_section
 from stcg.data.dataset import read_meta
+from stcg.data.periods import week_to_period
 from stcg.io import write_json
 from stcg.report.attributions import join_shap, load_attributions, load_truth, model_attributions
 from stcg.report.config import InterpretConfig

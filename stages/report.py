@@ -21,7 +21,8 @@ import yaml
 
 from stcg import stage
 from stcg.config import active_profile, load_section, read_params
-from stcg.data.config import BuildDataConfig, BuildFewshotConfig
+from stcg.data.config import BuildDataConfig
+from stcg.fewshot.config import BuildFewshotConfig
 from stcg.io import atomic_path, read_json, write_text
 from stcg.report.config import FiguresConfig, ReportConfig
 from stcg.report.paper import Context, paper_vs_ours, paper_vs_ours_markdown

@@ -61,9 +61,8 @@ def section_classes() -> dict:
     The map lives here, not in ``stcg.config``: the loader imports no section module, so that a
     stage depends (in ``dvc.yaml``) only on the config modules it reads.
     """
-    from stcg.baselines.spatial.config import FewshotJointConfig, FewshotWeeklyConfig
     from stcg.baselines.tabular.config import TrainTabularConfig
-    from stcg.data.config import BuildFewshotConfig
+    from stcg.fewshot.config import BuildFewshotConfig, FewshotJointConfig, FewshotWeeklyConfig
     from stcg.graph.config import BuildGraphConfig
     from stcg.report.config import (
         FewshotTablesConfig,
@@ -114,3 +113,13 @@ def test_every_section_loads_strictly_on_every_profile(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "['stcg', 'stcg.config', 'stcg.errors']"
+
+
+def test_load_section_at_a_given_profile():
+    from stcg.fewshot.config import BuildFewshotConfig
+
+    path = REPO / "params.yaml"
+    active = load_section(BuildFewshotConfig, "build_fewshot", path)
+    assert load_section(BuildFewshotConfig, "build_fewshot", path, profile=None) == active
+    assert load_section(BuildFewshotConfig, "build_fewshot", path, profile="tiny").n_cells == 120
+    assert load_section(BuildFewshotConfig, "build_fewshot", path, profile="paper").n_cells == 6000

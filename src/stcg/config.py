@@ -11,9 +11,10 @@ Rules (see docs/design.md, "Repository rules"):
   scales, and ``dvc exp run -S profile=paper`` switches every stage at once.
 
 The section dataclasses live beside the code they configure, each in its package's
-``config.py``: ``stcg.data.config`` (``build_data``, ``build_fewshot``), ``stcg.graph.config``,
+``config.py``: ``stcg.data.config`` (``build_data``), ``stcg.graph.config``,
 ``stcg.model.config``, ``stcg.train.config`` (``train_stcg``, ``ablate``, ``fewshot_stcg``),
-``stcg.baselines.spatial.config`` (``fewshot_weekly``, ``fewshot_joint``),
+``stcg.fewshot.config`` (``build_fewshot``, ``fewshot_weekly``, ``fewshot_joint``; the GNNWR
+settings they share in ``stcg.baselines.spatial.config``),
 ``stcg.baselines.tabular.config`` (``train_tabular``) and ``stcg.report.config``
 (``interpret``, ``figures``, ``report``, ``fewshot_tables``; ``faithfulness`` in
 ``stcg.report.faithfulness_config``).  They import this module; this
@@ -113,13 +114,16 @@ def active_profile(params: Mapping[str, Any]) -> str:
     return str(profile)
 
 
-def load_section(cls: type[T], section: str, path: str | Path = "params.yaml") -> T:
+def load_section(cls: type[T], section: str, path: str | Path = "params.yaml",
+                 profile: str | None = None) -> T:
     """Load one ``params.yaml`` section into its config dataclass, resolving the profile.
 
     Args:
         cls: the frozen dataclass of the section.
         section: the top-level key (the stage name).
         path: the params file.
+        profile: the profile to resolve (None: the file's ``profile`` key; benches pass their
+            own).
 
     Returns:
         An instance of ``cls``.
@@ -128,7 +132,7 @@ def load_section(cls: type[T], section: str, path: str | Path = "params.yaml") -
         ConfigError: naming the key path on any unknown, missing or mistyped value.
     """
     params = read_params(path)
-    profile = active_profile(params)
+    profile = active_profile(params) if profile is None else profile
     if section not in params:
         raise ConfigError(f"{path}: missing section {section!r}")
     raw = resolve_profile(params[section], profile)

@@ -10,6 +10,9 @@ and a reader sees "undefined" rather than a number: R2 when the observations are
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
 import numpy as np
 
 
@@ -109,10 +112,24 @@ def sd_at(metrics: dict, *keys: str) -> float | None:
     return float(node) if _is_number(node) else None
 
 
-def format_mean_sd(mean: float | None, sd: float | None, n: int = 1, digits: int = 3) -> str:
-    """``"0.612 ± 0.004"`` when n > 1 and sd is known, else ``"0.612"``; ``"-"`` for None."""
-    if mean is None:
-        return "-"
-    if n > 1 and sd is not None:
+def n_seeds(metrics: Mapping | None) -> int:
+    """The number of seeds behind a metrics dict: its ``"seeds"`` block's ``n``, 1 without one."""
+    return int(((metrics or {}).get("seeds") or {}).get("n", 1))
+
+
+def _missing(x) -> bool:
+    """None or NaN (a table cell or a pandas value that is not there)."""
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def format_mean_sd(mean: float | None, sd: float | None, n: int | float | None = 1,
+                   digits: int = 3, missing: str = "-") -> str:
+    """``"0.612 ± 0.004"`` when n > 1 and sd is known, else ``"0.612"``; ``missing`` for a mean
+    that is None or NaN.  A missing (None or NaN) ``n`` counts as one seed, a missing ``sd`` as
+    unknown, so a pandas row's values can be passed as they are."""
+    if _missing(mean):
+        return missing
+    n = 1 if _missing(n) else int(n)
+    if n > 1 and not _missing(sd):
         return f"{mean:.{digits}f} ± {sd:.{digits}f}"
     return f"{mean:.{digits}f}"

@@ -16,7 +16,6 @@ from stcg.data.periods import (
     period_of,
     periods_between,
 )
-from stcg.data.schema import period_length
 
 D = dt.date
 
@@ -41,7 +40,7 @@ def test_period_starts_every_8_days_from_jan_1() -> None:
 def test_last_period_is_5_or_6_days(year: int, start: dt.date, days: int) -> None:
     first, stop = period_bounds(year, 45)
     assert first == start and stop == D(year + 1, 1, 1)
-    assert period_days(year, 45) == days == period_length(year, 45)
+    assert period_days(year, 45) == days
 
 
 @pytest.mark.parametrize("year", [2001, 2004, 2019, 2020, 2100])
@@ -78,3 +77,16 @@ def test_parse_date() -> None:
     assert parse_date("2020-12-17") == D(2020, 12, 17)
     with pytest.raises(ValueError, match="YYYY-MM-DD"):
         parse_date("17/12/2020")
+
+
+@pytest.mark.parametrize("year", [2019, 2020])
+def test_period_of_doy_vectorised_equals_period_of(year: int) -> None:
+    import numpy as np
+
+    from stcg.data.periods import days_in_year, period_of_doy
+
+    days = [D(year, 1, 1) + dt.timedelta(days=k) for k in range(days_in_year(year))]
+    want = [period_of(d)[1] for d in days]
+    got = period_of_doy(np.array([d.timetuple().tm_yday for d in days]))
+    assert got.tolist() == want
+    assert want[0] == 0 and want[7] == 0 and want[8] == 1 and want[-1] == 45

@@ -41,7 +41,8 @@ def test_paper_targets_hold_every_number_of_the_text():
 
 def _ctx(params: bool = True) -> Context:
     from stcg.config import load_section
-    from stcg.data.config import BuildDataConfig, BuildFewshotConfig
+    from stcg.data.config import BuildDataConfig
+    from stcg.fewshot.config import BuildFewshotConfig
     from stcg.report.config import FiguresConfig
     from stcg.train.config import TrainStcgConfig
 

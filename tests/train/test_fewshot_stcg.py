@@ -21,9 +21,10 @@ import json
 import numpy as np
 import pytest
 
-from stcg.baselines.spatial.fewshot import LAND_COVER, FewShot, evaluate
 from stcg.baselines.spatial.simulate import gtwr_design
 from stcg.data.schema import PERIODS_PER_YEAR
+from stcg.fewshot.dataset import LAND_COVER, FewShot
+from stcg.fewshot.scoring import evaluate
 from stcg.graph.build import build_graph
 from stcg.graph.config import BuildGraphConfig, Node2VecConfig
 from stcg.model.config import ModelConfig
@@ -131,7 +132,7 @@ def test_bad_inputs_are_named(design):
 def test_stage_writes_metrics_and_coefficients(tmp_path, design, capsys):
     import importlib.util
 
-    from stcg.baselines.spatial.fewshot import write_fewshot
+    from stcg.fewshot.dataset import write_fewshot
     from stcg.graph.build import save_graph
 
     from ..conftest import REPO

@@ -119,7 +119,7 @@ def test_ablation_variant_with_two_seeds(toy_data, toy_graph) -> None:
 
 
 def test_fewshot_stage_with_two_seeds(tmp_path) -> None:
-    from stcg.baselines.spatial.fewshot import write_fewshot
+    from stcg.fewshot.dataset import write_fewshot
     from stcg.graph.build import build_graph, save_graph
     from stcg.graph.config import BuildGraphConfig, Node2VecConfig
 

@@ -1,6 +1,6 @@
-"""Params of the data stages: ``build_data`` (:class:`BuildDataConfig`, with its sources'
-settings :class:`SimConfig` and :class:`FilesConfig`) and ``build_fewshot``
-(:class:`BuildFewshotConfig`, the few-shot dataset).
+"""Params of the data stage ``build_data`` (:class:`BuildDataConfig`, with its sources'
+settings :class:`SimConfig` and :class:`FilesConfig`); the few-shot dataset's ``build_fewshot``
+is in :mod:`stcg.fewshot.config`.
 
 Loaded by :func:`stcg.config.load_section` (strict keys, profiles); see ``stcg.config``.
 """
@@ -11,7 +11,6 @@ import dataclasses
 from typing import Literal
 
 from stcg.config import ConfigError
-from stcg.data.schema import PERIODS_PER_YEAR
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,32 +111,3 @@ class BuildDataConfig:
                 "that divides 180 and 360 (e.g. 0.5, 2.5, 10)"
             )
         grid_shape(self.resolution)
-
-
-@dataclasses.dataclass(frozen=True)
-class BuildFewshotConfig:
-    """Stage ``build_fewshot``: the few-shot dataset (stcg.baselines.spatial.fewshot).
-
-    Attributes:
-        n_cells: cells sampled uniformly from the land grid (paper: 6000).
-        test_fraction: share of the sampled cells held out (paper: 20 %).
-        seed: sampling and split seed.
-        land_cover: append the IGBP land-cover code as a 27th covariate.
-        weeks: the paper's reported weeks ("Week NN" = period NN - 1), used in every metrics file.
-    """
-
-    n_cells: int
-    test_fraction: float = 0.2
-    seed: int = 0
-    land_cover: bool = True
-    weeks: tuple[int, ...] = (1, 10, 20, 30, 40)
-
-    def validate(self) -> None:
-        """Sizes and weeks must make sense."""
-        if self.n_cells < 2:
-            raise ValueError(f"n_cells: expected >= 2, got {self.n_cells}")
-        if not 0.0 < self.test_fraction < 1.0:
-            raise ValueError(f"test_fraction: expected in (0, 1), got {self.test_fraction}")
-        bad = [w for w in self.weeks if not 1 <= w <= PERIODS_PER_YEAR]
-        if bad:
-            raise ValueError(f"weeks: expected values in 1..{PERIODS_PER_YEAR}, got {bad}")

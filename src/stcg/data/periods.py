@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from stcg.data.schema import PERIODS_PER_YEAR, period_start_doy
+import numpy as np
+
+from stcg.data.schema import PERIODS_PER_YEAR
 
 Date = dt.date
 
@@ -31,6 +33,18 @@ def is_leap(year: int) -> bool:
 def days_in_year(year: int) -> int:
     """365 or 366."""
     return 366 if is_leap(year) else 365
+
+
+def period_start_doy(period: int) -> int:
+    """Day of year (1-based) on which 8-day period ``period`` (0..45) starts."""
+    if not 0 <= period < PERIODS_PER_YEAR:
+        raise ValueError(f"period must be in 0..{PERIODS_PER_YEAR - 1}, got {period}")
+    return 8 * period + 1
+
+
+def period_of_doy(doy):
+    """Period (0..45) that contains day of year ``doy`` (1-based; an int or an integer array)."""
+    return np.minimum((np.asarray(doy) - 1) // 8, PERIODS_PER_YEAR - 1)
 
 
 def period_bounds(year: int, period: int) -> tuple[Date, Date]:
@@ -56,8 +70,7 @@ def period_days(year: int, period: int) -> int:
 
 def period_of(day: Date) -> tuple[int, int]:
     """``(year, period)`` of the period that contains ``day``."""
-    doy = day.timetuple().tm_yday
-    return day.year, min((doy - 1) // 8, PERIODS_PER_YEAR - 1)
+    return day.year, int(period_of_doy(day.timetuple().tm_yday))
 
 
 def periods_between(start: Date, end: Date) -> list[tuple[int, int]]:
@@ -78,6 +91,22 @@ def periods_between(start: Date, end: Date) -> list[tuple[int, int]]:
             if first >= start and stop - dt.timedelta(days=1) <= end:
                 out.append((year, period))
     return out
+
+
+def week_to_period(week: int) -> int:
+    """Period index (0..45) of the paper's "Week NN" (1..46): ``NN - 1``.
+
+    "Week NN" (paper Tables 2-3, Figure 5) is the NN-th 8-day period of the year; the paper
+    numbers its weeks from 1 and has no week 0, so "Week-01" is period 0 (1-8 January).
+    """
+    if not 1 <= int(week) <= PERIODS_PER_YEAR:
+        raise ValueError(f"week must be in 1..{PERIODS_PER_YEAR}, got {week}")
+    return int(week) - 1
+
+
+def week_key(week: int) -> str:
+    """Metrics key of a week: ``w01``, ``w10``, ..."""
+    return f"w{int(week):02d}"
 
 
 def parse_date(text: str) -> Date:

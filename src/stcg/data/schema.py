@@ -159,20 +159,6 @@ def negative_tolerance(name: str) -> float:
     return NEGATIVE_TOLERANCE * spec.hi
 
 
-def period_start_doy(period: int) -> int:
-    """Day of year (1-based) on which 8-day period ``period`` (0..45) starts."""
-    if not 0 <= period < PERIODS_PER_YEAR:
-        raise ValueError(f"period must be in 0..{PERIODS_PER_YEAR - 1}, got {period}")
-    return 8 * period + 1
-
-
-def period_length(year: int, period: int) -> int:
-    """Number of days in ``period`` of ``year`` (8, or 5/6 for the last period)."""
-    start = period_start_doy(period)
-    days_in_year = 366 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 365
-    return min(8, days_in_year - start + 1)
-
-
 def sample_columns(variables: tuple[str, ...] | list[str]) -> list[str]:
     """The ordered column list of the samples table for the chosen variables."""
     return [*KEY_COLUMNS, *variables, TARGET]

@@ -22,11 +22,9 @@ from pathlib import Path
 import pandas as pd
 
 from stcg.config import to_dict
-from stcg.metrics import format_mean_sd, sd_at
+from stcg.metrics import format_mean_sd, n_seeds, sd_at
+from stcg.report.significance import NOISE_SDS
 from stcg.train.config import AblationVariant
-
-NOISE_SDS = 2.0
-"""A difference from the reference is significant beyond this many sd of its seed spread."""
 
 
 def describe(variant: AblationVariant) -> str:
@@ -51,10 +49,6 @@ def beyond_noise(delta: float | None, ref_sd: float | None, k: float = NOISE_SDS
     if delta is None or ref_sd is None or (isinstance(delta, float) and math.isnan(delta)):
         return None
     return bool(abs(delta) > k * ref_sd)
-
-
-def _seeds(m: Mapping) -> int:
-    return int((m.get("seeds") or {}).get("n", 1)) if m else 0
 
 
 def ablation_table(
@@ -89,7 +83,7 @@ def ablation_table(
             "interp_rmse_sd": sd_at(m, "interp", "rmse") if m else None,
             "parameters": m.get("parameters"),
             "n": test.get("n"),
-            "n_seeds": _seeds(m) or None,
+            "n_seeds": n_seeds(m) if m else None,
         })
     df = pd.DataFrame(rows)
     n = next((r["n"] for r in rows if r["n"]), None)
@@ -111,7 +105,7 @@ def ablation_table(
             "One seed per variant: the table shows no seed spread, so no difference is marked "
             "and differences of a few hundredths may be run-to-run variation; "
             "`-S ablate.seeds=3` (README, \"Seeds and noise\") gives mean ± sd and marks the "
-            "differences beyond 2 sd.  "
+            f"differences beyond {NOISE_SDS:g} sd.  "
         )
     head += ("For the full-budget answer run e.g. `dvc exp run -S train_stcg.model.gcn=false` "
              "and `stcg compare`.  Beyond the paper, which reports no ablation.")
@@ -124,9 +118,10 @@ def ablation_table(
         k = r["n_seeds"] or 1
         params = "n/a" if r["parameters"] is None else f"{int(r['parameters']):,}"
         delta = _f(r["delta_rmse"], sign=True) + (" *" if r["beyond_2sd"] else "")
-        cells = [r["variant"], r["change"], _ms(r["rmse"], r["rmse_sd"], k),
-                 _ms(r["mae"], r["mae_sd"], k), _ms(r["r2"], r["r2_sd"], k), delta,
-                 _ms(r["interp_rmse"], r["interp_rmse_sd"], k), params]
+        cells = [r["variant"], r["change"], *(
+            format_mean_sd(r[key], r[f"{key}_sd"], k, missing="n/a")
+            for key in ("rmse", "mae", "r2")), delta,
+            format_mean_sd(r["interp_rmse"], r["interp_rmse_sd"], k, missing="n/a"), params]
         if many:
             cells.append(str(r["n_seeds"]) if r["n_seeds"] else "n/a")
         lines.append("| " + " | ".join(cells) + " |")
@@ -139,12 +134,6 @@ def ablation_table(
 
 def _seed_words(seeds: list[int]) -> str:
     return str(seeds[0]) if len(seeds) == 1 else f"{min(seeds)}-{max(seeds)}"
-
-
-def _ms(mean: float | None, sd: float | None, n: int) -> str:
-    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
-        return "n/a"
-    return format_mean_sd(mean, sd, n)
 
 
 def significance_text(df: pd.DataFrame) -> str:

@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stcg.errors import StcgError
+from stcg.report.significance import NOISE_SDS
 
-NOISE_SDS = 2.0
 NO_FLOOR = "no noise floor (no seed sd in the headline: rerun with seeds >= 3)"
 
 

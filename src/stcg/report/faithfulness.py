@@ -42,6 +42,10 @@ coefficients of other random rows (``shuffled``), iid Gaussian coefficients of t
 regression).  ``node_mean_truth`` scores the truth averaged over each graph node's cells per
 period: about the best that weights of (node, period) alone, as ``interp_source: condition``
 decodes them (land cover aside), can reach on this graph.
+
+Over 500 lines: one benchmark end to end, in the order it runs (the truth and its files, the
+reference scores, each method's fit, the scoring), so that the whole protocol reads in one place;
+its seams, if it grows, are truth / fits / scoring.
 """
 
 from __future__ import annotations
@@ -431,7 +435,7 @@ def fit_gtwr_rows(dense, held: HeldOut, train_years: tuple[int, ...], cfg, max_r
                   seed: int, device: str):
     """GTWR on ``max_rows`` random training rows of every period (cyclic time), predicted at the
     held-out rows.  Returns ``(intercept_raw, coef_raw, y_hat, info)``."""
-    from stcg.baselines.spatial.gtwr import GTWR
+    from stcg.baselines.spatial.gtwr import GTWR, gtwr_search_bounds
     from stcg.device import resolve_device
 
     t_train = np.flatnonzero(np.isin(dense.year, train_years))
@@ -449,18 +453,14 @@ def fit_gtwr_rows(dense, held: HeldOut, train_years: tuple[int, ...], cfg, max_r
                  kernel=cfg.kernel, spherical=True,
                  time_period=float(PERIODS_PER_YEAR) if cfg.cyclic_time else None,
                  ridge=cfg.ridge, device=resolve_device(device), workers=cfg.workers)
-    s, tstep = model.spatial_scale(), model.time_scale()
-    base = (s / tstep) ** 2
-    tau_bounds = (base * cfg.tau_ratio[0] ** 2, base * cfg.tau_ratio[1] ** 2)
-    bw_lo = cfg.bw_min if cfg.bw_min is not None else float(40 + 2 * model.p)
-    bw_hi = min(cfg.bw_max if cfg.bw_max is not None else float(model.n), float(model.n))
+    bw_bounds, tau_bounds = gtwr_search_bounds(model, cfg.tau_ratio, cfg.bw_min, cfg.bw_max)
     holdout = None
     if cfg.criterion == "holdout":  # whole cells held out, all their rows
         cells = np.unique(cc)
         held_cells = np.random.default_rng([cfg.seed, 15]).choice(
             cells, max(1, int(round(len(cells) * cfg.holdout_fraction))), replace=False)
         holdout = np.isin(cc, held_cells)
-    sel = model.select(cfg.criterion, bw_bounds=(bw_lo, bw_hi), tau_bounds=tau_bounds,
+    sel = model.select(cfg.criterion, bw_bounds=bw_bounds, tau_bounds=tau_bounds,
                        rounds=cfg.rounds, skip_singular=True, holdout=holdout, tol=cfg.tol,
                        tau_tol=cfg.tol)
     bw = sel.bw

@@ -11,9 +11,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Literal
 
-from stcg.baselines.spatial.config import GTWRFewshotConfig, GWRFewshotConfig
 from stcg.data.config import SplitConfig
 from stcg.data.schema import PERIODS_PER_YEAR
+from stcg.fewshot.config import GTWRFewshotConfig, GWRFewshotConfig
 from stcg.train.config import AblationVariant, OptimConfig
 
 

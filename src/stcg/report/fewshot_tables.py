@@ -2,7 +2,7 @@
 
 Inputs: the metrics files of stages ``fewshot_weekly`` / ``fewshot_joint`` (and the STCG
 model's few-shot stage), ``<dir>/<method>_wNN.json`` for per-week methods and
-``<dir>/<method>.json`` for joint ones (schema: :func:`stcg.baselines.spatial.fewshot.evaluate`),
+``<dir>/<method>.json`` for joint ones (schema: :func:`stcg.fewshot.scoring.evaluate`),
 and ``reports/paper_targets.yaml`` (keys ``table2`` and ``table3``).  A method whose metrics are
 absent shows ``n/a``, so the tables build before every method exists.
 
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from stcg.baselines.spatial.fewshot import week_key
-from stcg.metrics import format_mean_sd, mean_sd, sd_at
+from stcg.data.periods import week_key
+from stcg.metrics import format_mean_sd, mean_sd, n_seeds, sd_at
 from stcg.report.significance import LEGEND, ordering
 
 NAMES = {"gwr": "GWR", "gnnwr": "GNNWR", "gtwr": "GTWR", "gtnnwr": "GTNNWR",
@@ -79,12 +79,11 @@ def method_seeds(metrics_dir: str | Path, method: str, week: int) -> Seeds | Non
         return None
     hit, data = got
     wk = week_key(week)
-    block = data.get("seeds")
-    if block and int(block.get("n", 1)) > 1:
+    if n_seeds(data) > 1:
         sd = {split: {k: sd_at(data, "weeks", wk, split, k) for k in ("rmse", "r2", "mae")}
               for split in ("train", "test")}
-        runs = tuple(r.get("weeks", {}).get(wk) or {} for r in block.get("runs", []))
-        return Seeds(int(block["n"]), sd, runs)
+        runs = tuple(r.get("weeks", {}).get(wk) or {} for r in data["seeds"].get("runs", []))
+        return Seeds(n_seeds(data), sd, runs)
     zero = 0.0 if method in DETERMINISTIC else None
     return Seeds(1, {split: {k: zero for k in ("rmse", "r2", "mae")}
                      for split in ("train", "test")}, (hit,))
@@ -96,9 +95,7 @@ def _num(x: float | None, digits: int) -> str:
 
 def _ms(x: float | None, sd: float | None, n: int, digits: int) -> str:
     """``mean ± sd`` when n > 1 (:func:`stcg.metrics.format_mean_sd`), else the mean."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return format_mean_sd(x, sd, n, digits)
+    return format_mean_sd(x, sd, n, digits, missing="n/a")
 
 
 def _pair(rmse: float | None, r2: float | None, sd: Seeds | None = None) -> str:

@@ -10,7 +10,7 @@
 * **Figure 5** ("Spatial Distribution of temperature_2m Importance Weights and GPP Prediction
   Results at 01, 10, 20, and 30"): maps of ``w_temperature_2m`` (diverging colours, symmetric
   limits around zero, shared by the weeks) and of the predicted GPP at the given weeks ("Week NN"
-  = period NN - 1, :func:`stcg.baselines.spatial.fewshot.week_to_period`).
+  = period NN - 1, :func:`stcg.data.periods.week_to_period`).
 * **Limiting-factor maps** (beyond the paper): the simulator's limiting factor beside the
   dominant factor group of the learned attributions (:mod:`stcg.report.scores`).
 * **Training curves**: the DVCLive logs of ``train_stcg`` as a PNG (``dvc plots`` shows the same
@@ -36,8 +36,8 @@ from matplotlib.colors import BoundaryNorm, ListedColormap, Normalize  # noqa: E
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from stcg.baselines.spatial.fewshot import week_to_period  # noqa: E402
-from stcg.data.schema import IGBP_SHORT, PERIODS_PER_YEAR, period_start_doy  # noqa: E402
+from stcg.data.periods import period_start_doy, week_to_period  # noqa: E402
+from stcg.data.schema import IGBP_SHORT, PERIODS_PER_YEAR  # noqa: E402
 from stcg.report.attributions import Attributions  # noqa: E402
 from stcg.report.maps import Grid, draw_map  # noqa: E402
 

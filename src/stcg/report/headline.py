@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from stcg.metrics import sd_at
+from stcg.metrics import n_seeds, sd_at
 
 
 def _num(x: Any) -> float | None:
@@ -52,11 +52,6 @@ def _clean(d: Mapping[str, Any]) -> dict[str, Any]:
 def _pick(m: Mapping[str, Any] | None, keys: Iterable[str]) -> dict[str, float | None]:
     m = m or {}
     return {k: _num(m.get(k)) for k in keys}
-
-
-def n_seeds(report: Mapping[str, Any]) -> int:
-    """The number of seeds behind a metrics dict (1 without a ``"seeds"`` block)."""
-    return int((report.get("seeds") or {}).get("n", 1))
 
 
 def _pick_sd(report: Mapping[str, Any], path: tuple[str, ...],

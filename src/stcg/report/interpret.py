@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from stcg.baselines.spatial.fewshot import week_to_period
+from stcg.data.periods import week_to_period
 from stcg.report.attributions import Attributions
 from stcg.report.scores import (
     HEADLINE_NULL,

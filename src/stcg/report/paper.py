@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from stcg.baselines.spatial.fewshot import week_key
+from stcg.data.periods import week_key
 from stcg.data.schema import PERIODS_PER_YEAR
 from stcg.report.fewshot_tables import NAMES
 from stcg.report.table1 import TABLE1_ROWS

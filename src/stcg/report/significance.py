@@ -15,12 +15,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-K_SD = 2.0
-"""How many standard deviations of the difference make it significant."""
+NOISE_SDS = 2.0
+"""The noise rule's k, the one constant of Tables 1-3, the ablations and ``stcg compare``: a
+difference is significant beyond k standard deviations, of the difference of two runs here
+(:func:`significant`), of the reference's seed spread in :mod:`stcg.report.ablations`, of the
+larger headline sd in :mod:`stcg.report.compare`."""
 
 
 def significant(a: float | None, sa: float | None, b: float | None, sb: float | None,
-                k: float = K_SD) -> bool | None:
+                k: float = NOISE_SDS) -> bool | None:
     """``|a - b| > k sqrt(sa^2 + sb^2)``; None when a mean or an sd is unknown."""
     if a is None or b is None or sa is None or sb is None:
         return None
@@ -30,7 +33,7 @@ def significant(a: float | None, sa: float | None, b: float | None, sb: float | 
 
 
 def ordering(items: Sequence[tuple[str, float | None, float | None]], digits: int = 3,
-             k: float = K_SD) -> str:
+             k: float = NOISE_SDS) -> str:
     """``(label, mean, sd)`` sorted by mean, lowest first, joined by the verdict of each adjacent pair.
 
     ``<``: significant, ``≈``: within noise, ``?``: undecided (an sd unknown).  Items without a

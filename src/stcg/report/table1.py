@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from stcg.metrics import format_mean_sd, sd_at
+from stcg.metrics import format_mean_sd, n_seeds, sd_at
 from stcg.report.significance import LEGEND, ordering
 
 
@@ -102,7 +102,7 @@ def build_table1(
         }
         rec["delta_rmse"] = (None if rec["rmse"] is None or rec["paper_rmse"] is None
                              else rec["rmse"] - rec["paper_rmse"])
-        n = int(((m or {}).get("seeds") or {}).get("n", 1)) if m is not None else None
+        n = n_seeds(m) if m is not None else None
         det = r.key in deterministic
         for k in ("rmse", "r2", "mae"):
             sd = sd_at(m, "test", k) if m is not None and n and n > 1 else None
@@ -132,10 +132,7 @@ def _nan(v: Any) -> Any:
 
 def _fmt_sd(v: float, sd: float, n: float, digits: int) -> str:
     """``mean ± sd`` where the row ran n > 1 seeds, else the mean (:func:`format_mean_sd`)."""
-    if _nan(v) is None:
-        return "n/a"
-    n = 1 if _nan(n) is None else int(n)
-    return format_mean_sd(float(v), _nan(sd), n, digits)
+    return format_mean_sd(v, sd, n, digits, missing="n/a")
 
 
 def table1_markdown(df: pd.DataFrame, caption: str = "") -> str:

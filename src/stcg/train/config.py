@@ -195,8 +195,8 @@ class AblateConfig:
             raise ValueError("variants: needs a 'full' entry without overrides (the reference)")
         if self.eval_samples is not None and self.eval_samples < 1:
             raise ValueError(f"eval_samples: must be >= 1 or null, got {self.eval_samples}")
-        if not 1 <= self.window <= 46:
-            raise ValueError(f"window: must be in 1..46 periods, got {self.window}")
+        if not 1 <= self.window <= PERIODS_PER_YEAR:
+            raise ValueError(f"window: must be in 1..{PERIODS_PER_YEAR} periods, got {self.window}")
         if self.threads < 0 or self.eval_batch_size < 1:
             raise ValueError("threads >= 0 and eval_batch_size >= 1")
         _check_seeds(self.seeds)

@@ -1,6 +1,6 @@
 """The STCG model in few-shot mode: "Ours" in paper Tables 2-3 (Section 4.3).
 
-The few-shot data (:mod:`stcg.baselines.spatial.fewshot`) hold, per sampled cell, the 46-period
+The few-shot data (:mod:`stcg.fewshot.dataset`) hold, per sampled cell, the 46-period
 climatology of the training years.  Like GTWR, the model is fitted once on all ``46 x n_train``
 (cell, period) samples of the training cells and predicts every cell at every period; the
 held-out cells are scored.  Decisions the paper leaves open:
@@ -29,9 +29,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from stcg.baselines.spatial.fewshot import LAND_COVER, FewShot, FewShotPrediction
 from stcg.data.dataset import Dense
 from stcg.data.schema import PERIODS_PER_YEAR
+from stcg.fewshot.dataset import LAND_COVER, FewShot
+from stcg.fewshot.scoring import FewShotPrediction
 from stcg.model.config import ModelConfig
 from stcg.model.stcg import GraphTensors, STCGModel
 from stcg.train import distributed

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from stcg.baselines.spatial.config import NNWRFewshotConfig
-from stcg.baselines.spatial.fewshot import FewShot
-from stcg.baselines.spatial.fewshot_fit import fit_gnnwr_week, fit_seeds
 from stcg.baselines.spatial.gnnwr import GNNWR, GNNWRSettings, _mean_state
 from stcg.data.schema import PERIODS_PER_YEAR
+from stcg.fewshot.config import NNWRFewshotConfig
+from stcg.fewshot.dataset import FewShot
+from stcg.fewshot.runners import fit_gnnwr_week, fit_seeds
 
 CFG = NNWRFewshotConfig(max_epochs=5, patience=3, batch_size=32, seeds=3)
 

@@ -388,3 +388,22 @@ class GTWR:
         if not math.isfinite(best[2]):
             raise SingularLocalSystem("GTWR: every (bw, tau) tried gave singular local systems")
         return GTWRSearch(bw=best[0], tau=best[1], score=best[2], history=history)
+
+
+def gtwr_search_bounds(
+    model: GTWR, tau_ratio: tuple[float, float], bw_min: float | None = None,
+    bw_max: float | None = None,
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The ``(bw_bounds, tau_bounds)`` sections of :meth:`GTWR.select` from scale-free settings.
+
+    ``tau`` is searched over ``(s / T)^2 * [lo^2, hi^2]`` with ``(lo, hi) = tau_ratio``, ``s`` the
+    median distance between neighbouring locations and ``T`` the median time step, so
+    ``sqrt(tau) * T / s`` (how many neighbour spacings one time step weighs) lies in
+    ``tau_ratio``.  The bandwidth runs from ``bw_min`` (None: mgwr's ``40 + 2 p``) to ``bw_max``
+    (None: ``n``), capped at ``n``.
+    """
+    base = (model.spatial_scale() / model.time_scale()) ** 2
+    tau_bounds = (base * tau_ratio[0] ** 2, base * tau_ratio[1] ** 2)
+    bw_lo = bw_min if bw_min is not None else float(40 + 2 * model.p)
+    bw_hi = min(bw_max if bw_max is not None else float(model.n), float(model.n))
+    return (bw_lo, bw_hi), tau_bounds

@@ -16,8 +16,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from stcg.data.files.validation import CENTRES_FROM, IngestError
+from stcg.data.periods import period_of_doy
 from stcg.data.schema import (
-    PERIODS_PER_YEAR,
     TARGET,
     VARIABLES,
 )
@@ -165,9 +165,7 @@ def read_netcdf_file(path: Path) -> pd.DataFrame:
         times = pd.to_datetime(df["time"], errors="coerce")
         if times.isna().any():
             raise IngestError(path, "time", "expected dates to map to 8-day periods")
-        # the period containing each date (periods.period_of, vectorised)
-        doy = times.dt.day_of_year.to_numpy()
-        df["period"] = np.minimum((doy - 1) // 8, PERIODS_PER_YEAR - 1)
+        df["period"] = period_of_doy(times.dt.day_of_year.to_numpy())
         if "year" not in df.columns:
             df["year"] = times.dt.year.to_numpy()
         df = df.drop(columns=["time"])

@@ -51,7 +51,8 @@ import pandas as pd
 from scipy.special import gammaincinv, ndtr
 
 from stcg.data.config import SimConfig
-from stcg.data.schema import PERIODS_PER_YEAR, period_length, period_start_doy
+from stcg.data.periods import period_days, period_start_doy
+from stcg.data.schema import PERIODS_PER_YEAR
 from stcg.data.sim import tables as tb
 from stcg.data.sim.fields import EvolvingField, static_field, unit_vectors
 from stcg.data.sim.gpp import GppParams, gpp_with_truth, sat_vapour_pressure, water_scalar
@@ -95,7 +96,7 @@ def toa_daily(lat_deg: np.ndarray, doy: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def periods_of_year(year: int) -> tuple[np.ndarray, list[np.ndarray]]:
     """Days per period ``[46]`` and the day-of-year list of each period."""
-    days = np.array([period_length(year, p) for p in range(PERIODS_PER_YEAR)], dtype=np.float64)
+    days = np.array([period_days(year, p) for p in range(PERIODS_PER_YEAR)], dtype=np.float64)
     doys = [period_start_doy(p) + np.arange(int(days[p])) for p in range(PERIODS_PER_YEAR)]
     return days, doys
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stcg.baselines.spatial.config import GWRFewshotConfig
-from stcg.baselines.spatial.fewshot import FewShot, week_to_period
-from stcg.baselines.spatial.fewshot_fit import fit_gwr_week
 from stcg.config import ConfigError, from_dict
+from stcg.data.periods import week_to_period
 from stcg.data.schema import PERIODS_PER_YEAR
+from stcg.fewshot.config import GWRFewshotConfig
+from stcg.fewshot.dataset import FewShot
+from stcg.fewshot.runners import fit_gwr_week
 
 
 def small_fewshot(n: int = 90, seed: int = 3) -> FewShot:

@@ -1,29 +1,12 @@
-"""The few-shot comparison of paper Section 4.3 (Tables 2 and 3): data, fits, metrics, outputs.
+"""The few-shot dataset of paper Section 4.3 (Tables 2 and 3): stage ``build_fewshot``.
 
-Data (stage ``build_fewshot``): ``n_cells`` cells drawn uniformly at random, without
-replacement, from the land cells whose climatology is complete; for each cell and each of the 46
-8-day periods the mean over the *training* years of the 26 ERA5-Land variables and of GPP (the
-paper's "average data from every 8 days over 19 years"); IGBP land cover (static, from the cells
-table) as a 27th covariate unless switched off; a random cell split, ``test_fraction`` held out.
+``n_cells`` cells drawn uniformly at random, without replacement, from the land cells whose
+climatology is complete; for each cell and each of the 46 8-day periods the mean over the
+*training* years of the 26 ERA5-Land variables and of GPP (the paper's "average data from every
+8 days over 19 years"); IGBP land cover (static, from the cells table) as a 27th covariate unless
+switched off; a random cell split, ``test_fraction`` held out.
 
-Methods: GWR and GNNWR fit one model per period on the training cells; GTWR (and GTNNWR, and the
-STCG model) one model on all ``46 x n_train`` (cell, period) samples.  All are scored on the
-held-out cells at the same periods.
-
-"Week NN" (paper Tables 2-3, "Week-01" ... "Week-40") is the NN-th 8-day period of the year,
-i.e. period index ``NN - 1`` (``period p`` starts on day of year ``8 p + 1``): "Week-01" is
-1-8 January.  The paper numbers its weeks from 1 and has no week 0, so this is the natural
-reading.  :func:`week_to_period` is the single place that encodes it.
-
-Covariates are z-scored with the statistics of the training cells of each fit; coefficients
-are reported per standard deviation of their covariate (directly comparable across variables
-and methods), with ``scaling.json`` beside them to convert back.  Covariates constant over the
-training cells of a fit are dropped from it (their coefficient is NaN).
-
-Contract for every few-shot method (e.g. the STCG model in few-shot mode, :mod:`stcg.train.fewshot`):
-implement ``fit(fs: FewShot, ...) -> FewShotPrediction`` (predictions for *all* cells at the
-periods it covers, optional coefficients) and hand the result to :func:`evaluate` and
-:func:`write_method_outputs`; the tables stage then picks it up by its method name.
+The paper's "Week NN" is period ``NN - 1``: :func:`stcg.data.periods.week_to_period`.
 """
 
 from __future__ import annotations
@@ -40,25 +23,11 @@ import pyarrow.parquet as pq
 
 from stcg.data.dataset import read_cells, read_meta
 from stcg.data.schema import PERIODS_PER_YEAR, TARGET
-from stcg.io import atomic_path, write_json
-from stcg.metrics import regression_metrics
+from stcg.io import atomic_path
 
 LAND_COVER = "land_cover"
 
 
-def week_to_period(week: int) -> int:
-    """Period index (0..45) of the paper's "Week NN" (1..46): ``NN - 1``."""
-    if not 1 <= int(week) <= PERIODS_PER_YEAR:
-        raise ValueError(f"week must be in 1..{PERIODS_PER_YEAR}, got {week}")
-    return int(week) - 1
-
-
-def week_key(week: int) -> str:
-    """Metrics key of a week: ``w01``, ``w10``, ..."""
-    return f"w{int(week):02d}"
-
-
-# ---------------------------------------------------------------------------------- data
 @dataclass
 class FewShot:
     """The few-shot dataset.
@@ -270,136 +239,3 @@ def read_fewshot(root: str | Path) -> FewShot:
         features=features,
         meta=meta,
     )
-
-
-# ---------------------------------------------------------------------------------- scaling
-@dataclass
-class Standardizer:
-    """z-scoring with training statistics; constant columns are dropped.
-
-    Attributes:
-        mean: ``[F]`` training means.
-        sd: ``[F]`` training standard deviations.
-        keep: ``[F]`` columns with ``sd > 0`` (the others are dropped).
-    """
-
-    mean: np.ndarray
-    sd: np.ndarray
-    keep: np.ndarray
-
-    @classmethod
-    def fit(cls, X: np.ndarray) -> Standardizer:
-        """Statistics of ``X [n, F]``."""
-        mean, sd = X.mean(0), X.std(0)
-        keep = sd > 1e-12 * np.maximum(1.0, np.abs(mean))
-        return cls(mean=mean, sd=np.where(keep, sd, 1.0), keep=keep)
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        """``[..., F] -> [..., F_kept]`` z-scores."""
-        return ((X - self.mean) / self.sd)[..., self.keep]
-
-    def to_json(self, names: tuple[str, ...]) -> dict:
-        """Per-feature mean, sd and whether it was kept."""
-        return {n: {"mean": float(m), "sd": float(s), "kept": bool(k)}
-                for n, m, s, k in zip(names, self.mean, self.sd, self.keep, strict=True)}
-
-
-def _expand(coef_kept: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """``[..., 1 + F_kept]`` -> ``[..., 1 + F]`` with NaN for dropped covariates."""
-    out = np.full((*coef_kept.shape[:-1], 1 + keep.size), np.nan)
-    out[..., 0] = coef_kept[..., 0]
-    out[..., 1 + np.flatnonzero(keep)] = coef_kept[..., 1:]
-    return out
-
-
-# ---------------------------------------------------------------------------------- results
-@dataclass
-class FewShotPrediction:
-    """What a few-shot method returns.
-
-    Attributes:
-        method: method name (``gwr``, ``gnnwr``, ``gtwr``, ``gtnnwr``, ``stcg``, ...).
-        periods: the periods it covers (one for per-week methods, 46 for joint ones).
-        pred: ``[N, P]`` predictions for every cell (train and test) at those periods.
-        coef: ``[N, P, 1 + F]`` local coefficients (intercept first, per covariate SD), or None.
-        coef_names: ``("intercept", *features)``.
-        info: numeric facts about the fit (bandwidth, tau, AICc, epochs, ...).
-        scaling: :meth:`Standardizer.to_json` of each fit, keyed by a label.
-    """
-
-    method: str
-    periods: tuple[int, ...]
-    pred: np.ndarray
-    coef: np.ndarray | None
-    coef_names: tuple[str, ...]
-    info: dict[str, float] = field(default_factory=dict)
-    scaling: dict = field(default_factory=dict)
-
-
-def evaluate(fs: FewShot, pred: FewShotPrediction, weeks: tuple[int, ...]) -> dict:
-    """Metrics JSON of a prediction (``reports/metrics/fewshot/<run>.json``).
-
-    Schema::
-
-        {"weeks": {"w01": {"train": {"rmse", "mae", "r2", "bias", "n"}, "test": {...}}, ...},
-         "all": {"train": {...}, "test": {...}},
-         "info": {...numeric facts...}}
-
-    ``weeks`` holds the requested weeks that the prediction covers; ``all`` pools every period
-    it covers.  Train = every non-held-out cell (for GNNWR that includes its validation cells).
-    """
-    if pred.pred.shape != (fs.n, len(pred.periods)):
-        raise ValueError(
-            f"{pred.method}: pred has shape {pred.pred.shape}, expected ({fs.n}, "
-            f"{len(pred.periods)}) = (cells, periods)"
-        )
-    if not np.isfinite(pred.pred).all():
-        raise ValueError(f"{pred.method}: predictions contain NaN or inf")
-    cols = list(pred.periods)
-    out: dict = {"weeks": {}, "info": dict(pred.info)}
-    for week in weeks:
-        p = week_to_period(week)
-        if p in cols:
-            j = cols.index(p)
-            out["weeks"][week_key(week)] = {
-                split: regression_metrics(fs.y[mask, p], pred.pred[mask, j])
-                for split, mask in (("train", fs.train), ("test", fs.is_test))
-            }
-    out["all"] = {
-        split: regression_metrics(fs.y[mask][:, cols], pred.pred[mask])
-        for split, mask in (("train", fs.train), ("test", fs.is_test))
-    }
-    return out
-
-
-def write_method_outputs(fs: FewShot, pred: FewShotPrediction, out_dir: str | Path) -> None:
-    """Write ``out_dir/coefficients.parquet`` (+ ``scaling.json``) atomically.
-
-    One row per (cell, period): ``cell_id, lon, lat, is_test, period, gpp, pred`` and, when the
-    method has them, ``coef_<name>`` for the intercept and every covariate.
-    """
-    cols = np.asarray(pred.periods, dtype=np.int64)
-    n, p = fs.n, len(cols)
-    frame = {
-        "cell_id": np.repeat(fs.cell_id, p).astype(np.int32),
-        "lon": np.repeat(fs.lon, p),
-        "lat": np.repeat(fs.lat, p),
-        "is_test": np.repeat(fs.is_test, p),
-        "period": np.tile(cols, n).astype(np.int8),
-        TARGET: fs.y[:, cols].reshape(-1),
-        "pred": pred.pred.reshape(-1),
-    }
-    if pred.coef is not None:
-        for j, name in enumerate(pred.coef_names):
-            frame[f"coef_{name}"] = pred.coef[:, :, j].reshape(-1)
-    df = pd.DataFrame(frame)
-    with atomic_path(out_dir) as tmp:
-        tmp.mkdir()
-        df.to_parquet(tmp / "coefficients.parquet", index=False, compression="zstd")
-        (tmp / "scaling.json").write_text(json.dumps(pred.scaling, indent=2, sort_keys=True)
-                                          + "\n")
-
-
-def write_metrics(path: str | Path, metrics: dict) -> None:
-    """Write a metrics JSON (sorted, rounded, atomic)."""
-    write_json(path, metrics)

@@ -1,6 +1,6 @@
 """Fitting GWR, GNNWR (per week) and GTWR, GTNNWR (all periods) on the few-shot data.
 
-Each function returns a :class:`~stcg.baselines.spatial.fewshot.FewShotPrediction` covering
+Each function returns a :class:`~stcg.fewshot.scoring.FewShotPrediction` covering
 every cell (training cells: in-sample fit; held-out cells: out-of-sample prediction).  All
 methods use great-circle geometry on ``(lon, lat)``: GWR/GNNWR haversine km (mgwr's), GTWR chord
 km (see :mod:`stcg.baselines.spatial.gtwr`), and cyclic time over the 46 periods.
@@ -14,24 +14,57 @@ from collections.abc import Callable
 
 import numpy as np
 
-from stcg.baselines.spatial.config import GTWRFewshotConfig, GWRFewshotConfig, NNWRFewshotConfig
-from stcg.baselines.spatial.fewshot import (
-    FewShot,
-    FewShotPrediction,
-    Standardizer,
-    _expand,
-    evaluate,
-    week_key,
-    week_to_period,
-)
 from stcg.baselines.spatial.gnnwr import GNNWR
-from stcg.baselines.spatial.gtwr import GTWR
+from stcg.baselines.spatial.gtwr import GTWR, gtwr_search_bounds
 from stcg.baselines.spatial.gwr import GWR
+from stcg.data.periods import week_key, week_to_period
 from stcg.data.schema import PERIODS_PER_YEAR
 from stcg.device import resolve_device
+from stcg.fewshot.config import GTWRFewshotConfig, GWRFewshotConfig, NNWRFewshotConfig
+from stcg.fewshot.dataset import FewShot
+from stcg.fewshot.scoring import FewShotPrediction, evaluate
 from stcg.metrics import aggregate_seeds, seed_list
 
 ProgressFn = Callable[[str], None]
+
+
+@dataclasses.dataclass
+class Standardizer:
+    """z-scoring with training statistics; constant columns are dropped.
+
+    Attributes:
+        mean: ``[F]`` training means.
+        sd: ``[F]`` training standard deviations.
+        keep: ``[F]`` columns with ``sd > 0`` (the others are dropped).
+    """
+
+    mean: np.ndarray
+    sd: np.ndarray
+    keep: np.ndarray
+
+    @classmethod
+    def fit(cls, X: np.ndarray) -> Standardizer:
+        """Statistics of ``X [n, F]``."""
+        mean, sd = X.mean(0), X.std(0)
+        keep = sd > 1e-12 * np.maximum(1.0, np.abs(mean))
+        return cls(mean=mean, sd=np.where(keep, sd, 1.0), keep=keep)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """``[..., F] -> [..., F_kept]`` z-scores."""
+        return ((X - self.mean) / self.sd)[..., self.keep]
+
+    def to_json(self, names: tuple[str, ...]) -> dict:
+        """Per-feature mean, sd and whether it was kept."""
+        return {n: {"mean": float(m), "sd": float(s), "kept": bool(k)}
+                for n, m, s, k in zip(names, self.mean, self.sd, self.keep, strict=True)}
+
+
+def _expand(coef_kept: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``[..., 1 + F_kept]`` -> ``[..., 1 + F]`` with NaN for dropped covariates."""
+    out = np.full((*coef_kept.shape[:-1], 1 + keep.size), np.nan)
+    out[..., 0] = coef_kept[..., 0]
+    out[..., 1 + np.flatnonzero(keep)] = coef_kept[..., 1:]
+    return out
 
 
 def _names(fs: FewShot) -> tuple[str, ...]:
@@ -53,7 +86,7 @@ def fit_gwr_week(
 
     ``cfg.backend``: ``stcg`` (our batched :class:`~stcg.baselines.spatial.gwr.GWR`) or
     ``mgwr`` (mgwr 2.2.1's ``Sel_BW`` and ``GWR`` themselves, one process, no ridge); both give
-    the same bandwidth and coefficients (``tests/baselines/spatial/test_fewshot_gwr.py``).
+    the same bandwidth and coefficients (``tests/fewshot/test_gwr_backends.py``).
     """
     p = week_to_period(week)
     tr = fs.train
@@ -166,6 +199,34 @@ def fit_seeds(
     return aggregate_seeds(runs, seeds), first
 
 
+def fit_seeds_with_bar(
+    fs: FewShot, cfg: NNWRFewshotConfig,
+    fit: Callable[[NNWRFewshotConfig, Callable[[int, float, float], None]], FewShotPrediction],
+    weeks: tuple[int, ...], label: str,
+) -> tuple[dict, FewShotPrediction]:
+    """:func:`fit_seeds` of GNNWR or GTNNWR with a progress bar over each seed's epochs.
+
+    ``fit(cfg, progress)`` fits one seed, calling ``progress(epoch, train_mse, val_mse)``;
+    ``label`` heads the bar (``"<label> seed <seed>"``).
+    """
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.max_epochs, unit="epoch")
+
+    def progress(epoch: int, train: float, val: float) -> None:
+        bar.update(1)
+        bar.set_postfix(train_mse=f"{train:.4f}", val_mse=f"{val:.4f}")
+
+    def new_seed(seed: int) -> None:
+        bar.reset()
+        bar.set_description(f"{label} seed {seed}")
+
+    try:
+        return fit_seeds(fs, cfg, lambda c: fit(c, progress), weeks, progress=new_seed)
+    finally:
+        bar.close()
+
+
 def _stacked(fs: FewShot, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(coords, t, X, y) of ``cells`` at all periods, cell-major: ``[m * 46, ...]``."""
     m = int(cells.sum())
@@ -189,16 +250,12 @@ def fit_gtwr(
                  time_period=float(PERIODS_PER_YEAR) if cfg.cyclic_time else None,
                  ridge=cfg.ridge, device=resolve_device(device), workers=cfg.workers)
     s, tstep = model.spatial_scale(), model.time_scale()
-    base = (s / tstep) ** 2
-    tau_bounds = (base * cfg.tau_ratio[0] ** 2, base * cfg.tau_ratio[1] ** 2)
-    bw_lo = cfg.bw_min if cfg.bw_min is not None else float(40 + 2 * model.p)
-    bw_hi = cfg.bw_max if cfg.bw_max is not None else float(model.n)
+    bw_bounds, tau_bounds = gtwr_search_bounds(model, cfg.tau_ratio, cfg.bw_min, cfg.bw_max)
     holdout = None
     if cfg.criterion == "holdout":
         held = _val_mask(int(tr.sum()), cfg.holdout_fraction, cfg.seed)
         holdout = np.repeat(held, PERIODS_PER_YEAR)  # whole cells, all periods
-    sel = model.select(cfg.criterion, bw_bounds=(bw_lo, min(bw_hi, model.n)),
-                       tau_bounds=tau_bounds, rounds=cfg.rounds, progress=progress,
+    sel = model.select(cfg.criterion, bw_bounds=bw_bounds, tau_bounds=tau_bounds, rounds=cfg.rounds, progress=progress,
                        skip_singular=True, holdout=holdout, tol=cfg.tol, tau_tol=cfg.tol)
     bw = sel.bw
     if holdout is not None:

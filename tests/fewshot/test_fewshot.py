@@ -11,24 +11,16 @@ import pandas as pd
 import pytest
 import yaml
 
-from stcg.baselines.spatial.fewshot import (
-    LAND_COVER,
-    FewShotPrediction,
-    build_fewshot,
-    evaluate,
-    read_fewshot,
-    regression_metrics,
-    week_key,
-    week_to_period,
-    write_fewshot,
-    write_method_outputs,
-)
 from stcg.data.dataset import DatasetMeta
+from stcg.data.periods import week_key, week_to_period
 from stcg.data.schema import PERIODS_PER_YEAR
 from stcg.data.writer import dataset_writer
+from stcg.fewshot.dataset import LAND_COVER, build_fewshot, read_fewshot, write_fewshot
+from stcg.fewshot.scoring import FewShotPrediction, evaluate, write_method_outputs
+from stcg.metrics import regression_metrics
 from stcg.report.fewshot_tables import method_metrics, table2, table3
 
-from ...conftest import REPO
+from ..conftest import REPO
 
 VARS = ("temperature_2m", "total_precipitation_sum", "surface_solar_radiation_downwards_sum")
 
@@ -223,9 +215,8 @@ def test_stages_end_to_end_on_the_tiny_profile(tiny_dataset, tmp_path):
 @pytest.mark.parametrize(("profile", "n_cells", "workers"),
                          [("tiny", 120, 1), ("default", 800, 1), ("paper", 6000, -1)])
 def test_params_sections_load_for_every_profile(tmp_path, profile, n_cells, workers):
-    from stcg.baselines.spatial.config import FewshotJointConfig, FewshotWeeklyConfig
     from stcg.config import load_section
-    from stcg.data.config import BuildFewshotConfig
+    from stcg.fewshot.config import BuildFewshotConfig, FewshotJointConfig, FewshotWeeklyConfig
     from stcg.report.config import FewshotTablesConfig
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -247,8 +238,8 @@ def test_params_sections_load_for_every_profile(tmp_path, profile, n_cells, work
 
 
 def test_bad_params_are_named(tmp_path):
-    from stcg.baselines.spatial.config import FewshotJointConfig
     from stcg.config import ConfigError, load_section
+    from stcg.fewshot.config import FewshotJointConfig
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["fewshot_joint"]["gtwr"]["tau_ratio"] = [10.0, 0.1]

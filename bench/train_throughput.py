@@ -186,7 +186,7 @@ def bench_stcg(cfg: TrainStcgConfig, data: DeviceData, graph: GraphTensors, bs: 
     return res
 
 
-def old_vs_new(args, params: dict, device: torch.device) -> dict:
+def old_vs_new(args, params: dict, device: torch.device, save: Path | None = None) -> dict:
     """The training step before and after its CPU speed-ups, same data, same run (module
     docstring, ``--old-vs-new``): for each profile and thread count, ``--repeats`` alternating
     timings of each; medians of samples per wall second and per CPU second
@@ -195,6 +195,8 @@ def old_vs_new(args, params: dict, device: torch.device) -> dict:
                  "cpu_count": os.cpu_count(), "steps": args.steps, "repeats": args.repeats,
                  "old": "whole V_final table of all K nodes computed each step",
                  "new": "condition rows of the batch's nodes only", "profiles": {}}
+    if args.merge and save is not None and save.exists():  # add to an earlier run's results
+        out["profiles"] = json.loads(save.read_text()).get("profiles", {})
     for profile in args.compare_profiles:
         cfg = section(params, "train_stcg", TrainStcgConfig, profile)
         gcfg = section(params, "build_graph", BuildGraphConfig, profile)
@@ -204,7 +206,8 @@ def old_vs_new(args, params: dict, device: torch.device) -> dict:
                                 gcfg.node2vec.dim, cfg.window, device)
         prof: dict = {"batch_size": bs, "window": cfg.window, "nodes": gcfg.clusters,
                       "d_model": cfg.model.d_model, "encoder_blocks": cfg.model.encoder_blocks,
-                      "decoder_layers": cfg.model.decoder_layers, "cells": cells, "threads": {}}
+                      "decoder_layers": cfg.model.decoder_layers, "cells": cells,
+                      "threads": dict(out["profiles"].get(profile, {}).get("threads", {}))}
         for threads in args.compare_threads:
             torch.set_num_threads(threads)
             runs: dict[str, list[dict]] = {"old": [], "new": []}
@@ -232,7 +235,9 @@ def old_vs_new(args, params: dict, device: torch.device) -> dict:
                   f"per CPU s old {res['old']['samples_per_cpu_s']:.0f} "
                   f"new {res['new']['samples_per_cpu_s']:.0f} (x{res['ratio_cpu']:.2f})",
                   file=sys.stderr, flush=True)
-        out["profiles"][profile] = prof
+            out["profiles"][profile] = prof
+            if save is not None:  # after every measurement: a stopped run keeps what it timed
+                write_json(save, out)
     return out
 
 
@@ -315,12 +320,14 @@ def main(argv: list[str] | None = None) -> dict | None:
                     choices=sorted(CELLS))
     ap.add_argument("--compare-threads", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--repeats", type=int, default=3, help="--old-vs-new: timings of each")
+    ap.add_argument("--merge", action="store_true",
+                    help="--old-vs-new: keep the other profiles/threads already in --out")
     args = ap.parse_args(argv)
     if args.old_vs_new:
-        res = old_vs_new(args, read_params(args.params), resolve_device(args.device or "cpu"))
+        save = None if args.no_save else Path(args.out or "reports/bench/cpu_step_speed.json")
+        res = old_vs_new(args, read_params(args.params), resolve_device(args.device or "cpu"),
+                         save)
         print(json.dumps(res, indent=2))
-        if not args.no_save:
-            write_json(Path(args.out or "reports/bench/cpu_step_speed.json"), res)
         return res
     distributed.relaunch_under_torchrun(args.nproc, __file__,
                                         sys.argv[1:] if argv is None else list(argv))

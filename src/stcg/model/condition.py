@@ -16,8 +16,11 @@ the year, learnable, then:
   also deterministic on CUDA, where PyG's scatter sums with atomics in a varying order;
 * LSTM over the 46 periods, eq. 13, giving ``V_final [K, 46, D]``.
 
-The whole encoder runs once per training step over all nodes (not per sample), in float32 even
-under autocast (it is small; this keeps the LSTM and the sparse product off bf16).
+The encoder runs once per training step (not per sample), in float32 even under autocast (it is
+small; this keeps the LSTM and the sparse product off bf16).  ``forward(nodes)`` gives the rows of
+some nodes only (what an eager CPU training step asks for, the nodes of its batch): the same
+numbers as the whole table's rows, with the graph convolution's rows and the LSTM of those nodes
+only.
 
 Decisions where the paper is open (all params):
 

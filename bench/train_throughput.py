@@ -20,6 +20,13 @@ STCG / TabNet; writes the JSON under ``reports/bench/`` (``--out``; ``--no-save`
 CPU) through ``torchrun``, at the same global batch: the bench re-executes itself under
 ``torchrun --standalone --nproc_per_node N``; rank 0 reports.
 
+``--old-vs-new`` (CPU, float32) times the training step's previous formulation (the whole
+condition table of all K nodes computed every step) against the current one (the condition rows
+of the batch's nodes only; ``stcg.model.condition``), alternating ``--repeats`` times, per profile
+of ``--compare-profiles`` and thread count of ``--compare-threads``; it records samples per wall
+second and per CPU second (``time.process_time``: less disturbed by other jobs on a shared
+machine) and their ratios in ``reports/bench/cpu_step_speed.json``.
+
 Examples::
 
     PYTHONPATH=src python bench/train_throughput.py --profile tiny --device cpu
@@ -27,6 +34,7 @@ Examples::
     PYTHONPATH=src python bench/train_throughput.py --profile paper --batch-size 4096 --device cuda
     PYTHONPATH=src python bench/train_throughput.py --profile paper --batch-size 4096 \\
         --device cuda --compile --nproc 8 --tabular none
+    PYTHONPATH=src python bench/train_throughput.py --old-vs-new --cells 3000 --steps 10
 """
 
 from __future__ import annotations
@@ -102,7 +110,7 @@ def timed(step: Callable[[], torch.Tensor], steps: int, warmup: int, bs: int,
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
     distributed.barrier()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     loss = torch.zeros(())
     for _ in range(steps):
         loss = step()
@@ -111,12 +119,15 @@ def timed(step: Callable[[], torch.Tensor], steps: int, warmup: int, bs: int,
         torch.cuda.synchronize(device)
     distributed.barrier()
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     sps = steps * bs / elapsed
     return {
         "steps": steps,
         "batch_size": bs,
         "seconds": elapsed,
+        "cpu_seconds": cpu,
         "samples_per_s": sps,
+        "samples_per_cpu_s": steps * bs / max(cpu, 1e-9),
         "step_ms": 1000 * elapsed / steps,
         "peak_memory_mb": peak_memory_mb(device),
         "projected_paper_protocol_h": PAPER_EPOCHS * PAPER_SAMPLES / sps / 3600,
@@ -134,8 +145,12 @@ def sample_batch(gen: torch.Generator, n_flat: int, t_all: int, lo: int, bs: int
 
 def bench_stcg(cfg: TrainStcgConfig, data: DeviceData, graph: GraphTensors, bs: int,
                device: torch.device, amp: bool, compile_model: bool, steps: int,
-               warmup: int) -> dict:
-    """Time the STCG training step (DDP over the ranks when a process group is up)."""
+               warmup: int, full_condition: bool = False) -> dict:
+    """Time the STCG training step (DDP over the ranks when a process group is up).
+
+    ``full_condition``: the previous formulation of the step, the whole ``V_final`` table of all
+    K nodes computed each step and gathered (``cond_table=model.condition_table()``), instead of
+    the rows of the batch's nodes only (the model's default)."""
     wd = distributed.world()
     torch.manual_seed(0)
     model = STCGModel(cfg.model, data.x.shape[-1], graph, 2.0, 3.0).to(device)
@@ -155,7 +170,8 @@ def bench_stcg(cfg: TrainStcgConfig, data: DeviceData, graph: GraphTensors, bs: 
         idx = sample_batch(gen, cells * t_all, t_all, cfg.window - 1, bs, device)[lo:hi]
         b = data.gather(idx)
         with autocast(device, amp):
-            out = step_model(b.x, b.node, b.period, land_cover=b.land_cover)
+            table = model.condition_table() if full_condition else None
+            out = step_model(b.x, b.node, b.period, land_cover=b.land_cover, cond_table=table)
         loss = stcg_loss(out, b.y)[0]
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -168,6 +184,61 @@ def bench_stcg(cfg: TrainStcgConfig, data: DeviceData, graph: GraphTensors, bs: 
     res.update(parameters=int(sum(p.numel() for p in model.parameters())),
                compile=bool(compile_model), ranks=wd.size)
     return res
+
+
+def old_vs_new(args, params: dict, device: torch.device, save: Path | None = None) -> dict:
+    """The training step before and after its CPU speed-ups, same data, same run (module
+    docstring, ``--old-vs-new``): for each profile and thread count, ``--repeats`` alternating
+    timings of each; medians of samples per wall second and per CPU second
+    (``time.process_time``, which a machine shared with other jobs disturbs less)."""
+    out: dict = {"device": platform.processor() or "cpu", "torch": torch.__version__,
+                 "cpu_count": os.cpu_count(), "steps": args.steps, "repeats": args.repeats,
+                 "old": "whole V_final table of all K nodes computed each step",
+                 "new": "condition rows of the batch's nodes only", "profiles": {}}
+    if args.merge and save is not None and save.exists():  # add to an earlier run's results
+        out["profiles"] = json.loads(save.read_text()).get("profiles", {})
+    for profile in args.compare_profiles:
+        cfg = section(params, "train_stcg", TrainStcgConfig, profile)
+        gcfg = section(params, "build_graph", BuildGraphConfig, profile)
+        bs = args.batch_size or cfg.optim.batch_size
+        cells = args.cells or CELLS[profile]
+        data, graph = synthetic(cells, args.years, 26, gcfg.clusters, gcfg.knn,
+                                gcfg.node2vec.dim, cfg.window, device)
+        prof: dict = {"batch_size": bs, "window": cfg.window, "nodes": gcfg.clusters,
+                      "d_model": cfg.model.d_model, "encoder_blocks": cfg.model.encoder_blocks,
+                      "decoder_layers": cfg.model.decoder_layers, "cells": cells,
+                      "threads": dict(out["profiles"].get(profile, {}).get("threads", {}))}
+        for threads in args.compare_threads:
+            torch.set_num_threads(threads)
+            runs: dict[str, list[dict]] = {"old": [], "new": []}
+            for _ in range(args.repeats):
+                for name in ("old", "new"):
+                    runs[name].append(bench_stcg(cfg, data, graph, bs, device, False, False,
+                                                 args.steps, args.warmup, name == "old"))
+            res: dict = {}
+            for name, rs in runs.items():
+                res[name] = {
+                    "samples_per_s": float(np.median([r["samples_per_s"] for r in rs])),
+                    "samples_per_cpu_s": float(np.median([r["samples_per_cpu_s"] for r in rs])),
+                    "step_ms": float(np.median([r["step_ms"] for r in rs])),
+                    "cpu_step_ms": float(np.median([1000 * r["cpu_seconds"] / r["steps"]
+                                                    for r in rs])),
+                    "all_samples_per_s": [round(r["samples_per_s"], 1) for r in rs],
+                    "all_samples_per_cpu_s": [round(r["samples_per_cpu_s"], 1) for r in rs],
+                    "final_loss": rs[-1]["loss"],
+                }
+            res["ratio_wall"] = res["new"]["samples_per_s"] / res["old"]["samples_per_s"]
+            res["ratio_cpu"] = res["new"]["samples_per_cpu_s"] / res["old"]["samples_per_cpu_s"]
+            prof["threads"][str(threads)] = res
+            print(f"{profile:<8} threads {threads}: old {res['old']['samples_per_s']:.0f} "
+                  f"new {res['new']['samples_per_s']:.0f} samples/s (x{res['ratio_wall']:.2f}); "
+                  f"per CPU s old {res['old']['samples_per_cpu_s']:.0f} "
+                  f"new {res['new']['samples_per_cpu_s']:.0f} (x{res['ratio_cpu']:.2f})",
+                  file=sys.stderr, flush=True)
+            out["profiles"][profile] = prof
+            if save is not None:  # after every measurement: a stopped run keeps what it timed
+                write_json(save, out)
+    return out
 
 
 def bench_frame(arch: str, params: dict, data: DeviceData, bs: int, device: torch.device,
@@ -241,7 +312,23 @@ def main(argv: list[str] | None = None) -> dict | None:
     ap.add_argument("--out", default=None,
                     help="JSON file (default: reports/bench/train_throughput_<profile>_<device>.json)")
     ap.add_argument("--no-save", action="store_true", help="only print")
+    ap.add_argument("--old-vs-new", action="store_true",
+                    help="time the training step's previous formulation against the current "
+                         "one (CPU, float32) for --compare-profiles x --compare-threads; writes "
+                         "reports/bench/cpu_step_speed.json (--out)")
+    ap.add_argument("--compare-profiles", nargs="+", default=["default", "paper"],
+                    choices=sorted(CELLS))
+    ap.add_argument("--compare-threads", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--repeats", type=int, default=3, help="--old-vs-new: timings of each")
+    ap.add_argument("--merge", action="store_true",
+                    help="--old-vs-new: keep the other profiles/threads already in --out")
     args = ap.parse_args(argv)
+    if args.old_vs_new:
+        save = None if args.no_save else Path(args.out or "reports/bench/cpu_step_speed.json")
+        res = old_vs_new(args, read_params(args.params), resolve_device(args.device or "cpu"),
+                         save)
+        print(json.dumps(res, indent=2))
+        return res
     distributed.relaunch_under_torchrun(args.nproc, __file__,
                                         sys.argv[1:] if argv is None else list(argv))
 

@@ -16,8 +16,11 @@ the year, learnable, then:
   also deterministic on CUDA, where PyG's scatter sums with atomics in a varying order;
 * LSTM over the 46 periods, eq. 13, giving ``V_final [K, 46, D]``.
 
-The whole encoder runs once per training step over all nodes (not per sample), in float32 even
-under autocast (it is small; this keeps the LSTM and the sparse product off bf16).
+The encoder runs once per training step (not per sample), in float32 even under autocast (it is
+small; this keeps the LSTM and the sparse product off bf16).  ``forward(nodes)`` gives the rows of
+some nodes only (what an eager CPU training step asks for, the nodes of its batch): the same
+numbers as the whole table's rows, with the graph convolution's rows and the LSTM of those nodes
+only.
 
 Decisions where the paper is open (all params):
 
@@ -174,20 +177,29 @@ class GraphConv(nn.Module):
         )
         return a.to_dense()
 
-    def forward(self, v: torch.Tensor) -> torch.Tensor:
-        """``v [K, P, D] -> [K, P, D]``."""
+    def forward(self, v: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """``v [K, P, D] -> [K, P, D]``, or only the output ``rows`` (``[R]`` node indices) ->
+        ``[R, P, D]``.
+
+        With ``rows`` the dense product multiplies only those rows of ``A_hat`` (each output row
+        is the same dot products as in the full product); the other implementations compute every
+        row and select.
+        """
         k, p, d = v.shape
         vh = self.h(v).reshape(k, p * d)
         if self.impl == "pyg":
             out = self.conv(vh, self.edge_index, self.edge_norm)
         elif self.dense:
-            out = self.a_hat @ vh
+            a = self.a_hat if rows is None else self.a_hat.index_select(0, rows)
+            return torch.relu(a @ vh).view(-1, p, d)
         else:
             a = torch.sparse_coo_tensor(
                 self.a_idx, self.a_val, (self.n, self.n), check_invariants=False
             )
             out = torch.sparse.mm(a, vh)
-        return torch.relu(out).view(k, p, d)
+        if rows is not None:
+            out = out.index_select(0, rows)
+        return torch.relu(out).view(-1, p, d)
 
 
 class ConditionEncoder(nn.Module):
@@ -256,15 +268,24 @@ class ConditionEncoder(nn.Module):
             return e[:, None, :] + self.time_table[None, :, :]
         return rope_rotate(e[:, None, :].expand(-1, self.periods, -1), self.time_angles)
 
-    def forward(self) -> torch.Tensor:
-        """``V_final [K, P, D]`` in float32."""
+    def forward(self, nodes: torch.Tensor | None = None) -> torch.Tensor:
+        """``V_final [K, P, D]`` in float32, or only the rows of ``nodes`` (``[R]`` distinct node
+        indices) -> ``[R, P, D]``.
+
+        Every step before the graph convolution is per node and the LSTM runs on each node's
+        sequence independently, so the rows of ``nodes`` need the convolution's output rows of
+        ``nodes`` only (which read their neighbours' inputs) and the LSTM over those nodes only:
+        a training step computes the condition of the nodes of its batch, not of all ``K``.
+        """
         dev_type = self.node_embedding.device.type
         with torch.autocast(device_type=dev_type, enabled=False):
             v = self.initial()
             if self.conv is not None:
                 v = self.conv(v.transpose(1, 2)).transpose(1, 2)
             if self.gcn is not None:
-                v = self.gcn(v)
+                v = self.gcn(v, nodes)
+            elif nodes is not None:
+                v = v.index_select(0, nodes)
             if self.lstm is not None:
                 v, _ = self.lstm(v.contiguous())
             return v

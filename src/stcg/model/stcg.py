@@ -13,8 +13,9 @@ and returns the GPP prediction, the interpretable weights ``w [B, F]`` (+ interc
 ``y_interp`` (eq. 17).  The loss is ``L_dep + L_interp`` (eqs. 16, 18).
 
 Pipeline: :class:`~stcg.model.encoder.LocationInvariantEncoder` -> tokens ``[B, L, F, D]``;
-:class:`~stcg.model.condition.ConditionEncoder` -> ``V_final [K, 46, D]`` once per step, gathered
-at ``(node, period)`` -> ``[B, L, D]``; two :class:`~stcg.model.decoder.ConditionalDecoder`.
+:class:`~stcg.model.condition.ConditionEncoder` -> ``V_final [K, 46, D]`` once per step (in
+eager CPU training only the rows of the batch's nodes), gathered at ``(node, period)`` ->
+``[B, L, D]``; two :class:`~stcg.model.decoder.ConditionalDecoder`.
 Ambiguities and their decisions are documented in those modules.
 
 Ablations (``ModelConfig``), each a different code path:
@@ -216,7 +217,8 @@ class STCGModel(nn.Module):
             node: ``[B]`` int64 graph node of each sample.
             period: ``[B, L]`` int64 period of year (0..45) of each window step.
             land_cover: ``[B]`` int64 land-cover index (required with ``land_cover: true``).
-            cond_table: a precomputed :meth:`condition_table` (evaluation); computed if None.
+            cond_table: a precomputed :meth:`condition_table` (evaluation); if None, it is
+                computed (on CPU, eagerly: only the rows of the batch's nodes).
             x_ref: ``[B, F]`` the local reference subtracted from the interpretable branch's
                 inputs (required with ``center_inputs: climatology``, ignored otherwise).
 
@@ -232,8 +234,18 @@ class STCGModel(nn.Module):
         data_keys = tokens.mean(dim=2)  # [B, L, D]
         cond = None
         if self.condition is not None:
-            table = self.condition_table() if cond_table is None else cond_table
-            cond = table[node[:, None], period].to(data_keys.dtype)  # [B, L, D]
+            if cond_table is None and node.device.type == "cpu" and not _compiling():
+                # the condition of the batch's nodes only (ConditionEncoder.forward); on CPU,
+                # where it is most of a step at 1000 nodes: on CUDA torch.unique would wait for
+                # the device every step, and under torch.compile its data-dependent size would
+                # break the graph (all K present: uniq is 0..K-1 and row is node)
+                uniq, row = torch.unique(node, return_inverse=True)
+                table = self.condition(uniq if uniq.numel() < self.condition.n_nodes else None)
+            elif cond_table is None:
+                table, row = self.condition_table(), node
+            else:
+                table, row = cond_table, node
+            cond = table[row[:, None], period].to(data_keys.dtype)  # [B, L, D]
         keys, values = memory(data_keys, cond, self.cfg.cross_attention)
         current = tokens[:, -1, : self.n_features]  # [B, F, D]: the interpretable features
         pooled = data_keys[:, -1:]  # [B, 1, D]
@@ -287,6 +299,11 @@ class STCGModel(nn.Module):
         if self.intercept_query is not None:
             q = torch.cat([self.intercept_query.expand(b, -1, -1).to(base.dtype) + base, q], dim=1)
         return self.y_std * self.interp_head(self.interp_decoder(q, cond, cond))[..., 0].float()
+
+
+def _compiling() -> bool:
+    """Inside a ``torch.compile`` trace."""
+    return bool(torch.compiler.is_compiling())
 
 
 def consistency_penalty(w: torch.Tensor, sens: torch.Tensor, weight: float) -> torch.Tensor:

@@ -203,7 +203,7 @@ def test_dominant_group_maps_name_the_attribution(synth):
 
 def test_model_ig_on_some_rows_in_small_passes(tiny_dataset, perfect):
     """Integrated gradients of a subset of rows, in passes of a few rows, equal those of every
-    row in one pass (NaN elsewhere); each adds up to y(z) - y(z_ref) (completeness)."""
+    row in one pass (NaN elsewhere)."""
     from stcg.report.attributions import load_attributions, model_attributions
 
     att = load_attributions(perfect["predictions"], tiny_dataset, perfect["model"])
@@ -219,7 +219,6 @@ def test_model_ig_on_some_rows_in_small_passes(tiny_dataset, perfect):
     for name in ("ig", "ig_global", "ig_delta", "ig_global_delta"):
         np.testing.assert_allclose(part[name][some], full[name][some], rtol=1e-4, atol=1e-5)
         assert np.isnan(part[name][~some]).all()
-    assert np.abs(full["ig_delta"]).max() < 1e-3
 
 
 def test_figures_read_only_figure_rows(tiny_dataset, perfect):

@@ -30,6 +30,7 @@ from stcg.report.errors import (
 from stcg.report.figures import (
     figure4,
     figure5,
+    figure_rows,
     read_dvclive_tsvs,
     save_figure,
     training_curves,
@@ -68,7 +69,9 @@ def main(argv: list[str] | None = None) -> None:
     grid = Grid(meta.resolution)
     outline, source = land_outline(args.inputs, att.keys["lon"].to_numpy(),
                                    att.keys["lat"].to_numpy(), meta.resolution)
-    shown = select_attribution(att, cfg.attribution, args.data, args.model, meta.train_years)
+    # the attributions (the target head's gradient: the cost of the stage) of the drawn rows only
+    drawn = att.take(figure_rows(att.keys, cfg.regions, cfg.map_weeks))
+    shown = select_attribution(drawn, cfg.attribution, args.data, args.model, meta.train_years)
     labels = FIGURE_ATTRIBUTIONS[cfg.attribution]
     save_figure(figure4(shown, cfg.regions, cfg.top_features, meta.resolution, labels=labels),
                 args.fig4, cfg.dpi)

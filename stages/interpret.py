@@ -76,8 +76,11 @@ def main(argv: list[str] | None = None) -> None:
 
     x, x_ref = local_inputs(args.data, att.keys, att.variables, meta.train_years)
     z_ref = local_reference_z(att, {"x": x, "x_ref": x_ref})
+    # integrated gradients (the cost of the stage) only where they are scored and mapped
+    ig_rows = (load_truth(args.data, att.keys, att.variables)[2] >= cfg.min_gpp_true
+               if meta.has_truth else None)
     model = model_attributions(args.model, args.data, att.keys, z_ref, cfg.ig_steps,
-                               global_reference=True)
+                               global_reference=True, ig_rows=ig_rows, ig_batch=cfg.ig_batch)
     methods = method_arrays(att, z_ref, model, shap)
 
     truth = None

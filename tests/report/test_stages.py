@@ -199,3 +199,56 @@ def test_dominant_group_maps_name_the_attribution(synth):
     assert len({tuple(np.round(np.atleast_1d(c), 3)) if not isinstance(c, str) else c
                 for c in colours}) == 5  # grey + 4 groups
     plt.close(fig)
+
+
+def test_model_ig_on_some_rows_in_small_passes(tiny_dataset, perfect):
+    """Integrated gradients of a subset of rows, in passes of a few rows, equal those of every
+    row in one pass (NaN elsewhere)."""
+    from stcg.report.attributions import load_attributions, model_attributions
+
+    att = load_attributions(perfect["predictions"], tiny_dataset, perfect["model"])
+    att = att.take(att.keys["period"].to_numpy() == 9)
+    rng = np.random.default_rng(0)
+    z_ref = att.z + rng.normal(0.0, 0.5, att.z.shape)
+    some = rng.random(len(att.keys)) < 0.4
+    full = model_attributions(perfect["model"], tiny_dataset, att.keys, z_ref, ig_steps=8,
+                              global_reference=True, ig_batch=100_000)
+    part = model_attributions(perfect["model"], tiny_dataset, att.keys, z_ref, ig_steps=8,
+                              global_reference=True, ig_rows=some, ig_batch=3)
+    np.testing.assert_allclose(part["grad"], full["grad"], rtol=1e-5, atol=1e-6)
+    for name in ("ig", "ig_global", "ig_delta", "ig_global_delta"):
+        np.testing.assert_allclose(part[name][some], full[name][some], rtol=1e-4, atol=1e-5)
+        assert np.isnan(part[name][~some]).all()
+
+
+def test_figures_read_only_figure_rows(tiny_dataset, perfect):
+    """Figures 4 and 5 drawn from the rows of :func:`figure_rows` are those drawn from all rows."""
+    from stcg.config import load_section
+    from stcg.report.attributions import load_attributions
+    from stcg.report.config import FiguresConfig
+    from stcg.report.figures import figure4, figure5, figure_rows
+    from stcg.report.maps import Grid
+
+    cfg = load_section(FiguresConfig, "figures", PARAMS)
+    att = load_attributions(perfect["predictions"], tiny_dataset, perfect["model"])
+    rows = figure_rows(att.keys, cfg.regions, cfg.map_weeks)
+    assert 0 < rows.sum() < len(rows)
+    sub = att.take(rows)
+
+    def lines(fig):
+        return [np.asarray(ln.get_ydata(), float) for ax in fig.axes for ln in ax.get_lines()]
+
+    a, b = (lines(figure4(x, cfg.regions, cfg.top_features, 10.0)) for x in (att, sub))
+    assert len(a) == len(b) > 0
+    for u, v in zip(a, b, strict=True):
+        np.testing.assert_array_equal(u, v)
+
+    def images(fig):
+        return [np.ma.filled(np.ma.asarray(im.get_array(), float), np.nan)
+                for ax in fig.axes for im in ax.get_images()]
+
+    grid = Grid(10.0)
+    a, b = (images(figure5(x, cfg.map_variable, cfg.map_weeks, grid, [])) for x in (att, sub))
+    assert len(a) == len(b) > 0
+    for u, v in zip(a, b, strict=True):
+        np.testing.assert_array_equal(u, v)

@@ -25,7 +25,9 @@ class InterpretConfig:
         map_attribution: the STCG attribution of the maps (``stcg.report.interpret``
             ``MAP_ATTRIBUTIONS``: weights, weights_z, weights_local, gradient, gradient_z,
             gradient_local, integrated_gradients, integrated_gradients_global).
-        ig_steps: integration nodes of the model's integrated gradients.
+        ig_steps: Gauss-Legendre nodes of the model's integrated gradients.
+        ig_batch: path points (rows x nodes) per forward and backward pass of the model's
+            integrated gradients (Captum's ``internal_batch_size``; speed only).
         truth_ig_steps: midpoint nodes of the simulator's integrated gradients.
         dpi: PNG resolution.
     """
@@ -37,6 +39,7 @@ class InterpretConfig:
                              "gradient_local", "integrated_gradients",
                              "integrated_gradients_global"] = "gradient_local"
     ig_steps: int = 32
+    ig_batch: int = 256
     truth_ig_steps: int = 64
     dpi: int = 110
 
@@ -52,6 +55,8 @@ class InterpretConfig:
             raise ValueError(f"map_weeks: expected values in 1..{PERIODS_PER_YEAR}, got {bad}")
         if self.dpi < 30:
             raise ValueError(f"dpi: expected >= 30, got {self.dpi}")
+        if self.ig_batch < 1:
+            raise ValueError(f"ig_batch: expected >= 1, got {self.ig_batch}")
         for name in ("ig_steps", "truth_ig_steps"):
             if getattr(self, name) < 2:
                 raise ValueError(f"{name}: expected >= 2, got {getattr(self, name)}")

@@ -268,6 +268,25 @@ def figure5(att: Attributions, variable: str, weeks: Sequence[int], grid: Grid,
     return fig
 
 
+def figure_rows(keys: pd.DataFrame, regions: Sequence, weeks: Sequence[int],
+                year: int | None = None) -> np.ndarray:
+    """``[N]`` bool: the rows Figures 4 and 5 read (the year drawn, in a region of Figure 4 or
+    at a week of Figure 5), so that attributions are computed for these rows only.
+
+    Args:
+        keys: rows with lon, lat, year, period, land_cover.
+        regions: Figure 4's regions (``name``, ``lon``, ``lat``, ``land_cover``).
+        weeks: Figure 5's weeks.
+        year: the year drawn (default: the first present, as :func:`figure4` and
+            :func:`figure5`).
+    """
+    year = int(keys["year"].min()) if year is None else int(year)
+    rows = np.isin(keys["period"].to_numpy(), [week_to_period(w) for w in weeks])
+    for r in regions:
+        rows |= region_mask(keys, r.lon, r.lat, r.land_cover)
+    return rows & (keys["year"].to_numpy() == year)
+
+
 # ------------------------------------------------------------------ limiting-factor maps
 def limiting_factor_maps(
     keys: pd.DataFrame,

@@ -159,8 +159,8 @@ def interpretability_scores(
             "interp_reconstruction_rel_rmse": att.interp_rel_rmse,
             "truth_ig_completeness_max_abs": float(np.abs(local["ig_error"]).max(initial=0.0)),
             "truth_gpp_recomputed_max_abs": float(np.abs(local["gpp_check"]).max(initial=0.0)),
-            "model_ig_delta_rms": (None if model is None
-                                   else float(np.sqrt(np.mean(model["ig_delta"] ** 2)))),
+            "model_ig_delta_rms": (None if model is None or "ig_delta" not in model
+                                   else float(np.sqrt(np.mean(model["ig_delta"][active] ** 2)))),
         },
         "effect": validated_scores(eff, eff_true[active], gidx, v),
         "contribution": validated_scores(con, con_true[active], gidx, v),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 
-import numpy as np
 import pytest
 import torch
 
@@ -14,22 +13,15 @@ import stcg.model.condition as cond
 from stcg.model.config import ModelConfig
 from stcg.model.stcg import STCGModel, stcg_loss
 
+from .test_model import random_graph
+
 F, L, K = 5, 4, 30
 CFG = ModelConfig(d_model=16, heads=2, encoder_blocks=1, decoder_layers=1)
 
 
 def knn_graph(k: int = K, knn: int = 4, seed: int = 1):
     """A random graph with ``knn`` neighbours per node (so rows of A_hat mix several nodes)."""
-    from stcg.model.stcg import GraphTensors
-
-    rng = np.random.default_rng(seed)
-    pairs = set()
-    for i in range(k):
-        for j in rng.choice(np.delete(np.arange(k), i), knn, replace=False):
-            pairs.add((min(i, int(j)), max(i, int(j))))
-    src, dst = np.array(sorted(pairs)).T
-    return GraphTensors(src, dst, rng.uniform(0.05, 1.0, len(src)),
-                        rng.normal(size=(k, 16)).astype(np.float32))
+    return random_graph(k, knn, seed)
 
 
 def encoder(graph, **kw) -> cond.ConditionEncoder:

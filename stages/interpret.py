@@ -76,9 +76,9 @@ def main(argv: list[str] | None = None) -> None:
 
     x, x_ref = local_inputs(args.data, att.keys, att.variables, meta.train_years)
     z_ref = local_reference_z(att, {"x": x, "x_ref": x_ref})
+    known = load_truth(args.data, att.keys, att.variables) if meta.has_truth else None
     # integrated gradients (the cost of the stage) only where they are scored and mapped
-    ig_rows = (load_truth(args.data, att.keys, att.variables)[2] >= cfg.min_gpp_true
-               if meta.has_truth else None)
+    ig_rows = None if known is None else known[2] >= cfg.min_gpp_true
     model = model_attributions(args.model, args.data, att.keys, z_ref, cfg.ig_steps,
                                global_reference=True, ig_rows=ig_rows, ig_batch=cfg.ig_batch)
     methods = method_arrays(att, z_ref, model, shap)
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
                           "scores need",
                   "rows": {"test": len(att.keys)}}
     else:
-        sens, limiting, gpp_true = load_truth(args.data, att.keys, att.variables)
+        sens, limiting, gpp_true = known
         local = load_local_truth(args.data, att.keys, att.variables, x, x_ref, cfg.truth_ig_steps,
                                  x_global=load_bundle(args.model).stats.mean)
         truth = (limiting, gpp_true, {"effect": sens * att.x_std, "contribution": local["ig"],

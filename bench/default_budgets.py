@@ -59,8 +59,7 @@ BUDGETS: dict[str, dict[str, dict[str, Any]]] = {
 # overrides, dotted keys, written into it) -> budget name -> overrides (default profile)
 FEWSHOT: dict[str, dict[str, Any]] = {
     "gnnwr": {
-        "cmd": [["stages/fewshot_weekly.py", "--method", "gnnwr", "--week", w]
-                for w in ("01", "10", "20", "30", "40")],
+        "cmd": [["stages/fewshot_weekly.py", "--method", "gnnwr"]],
         "old": {"fewshot_weekly.gnnwr.max_epochs": 300, "fewshot_weekly.gnnwr.patience": 50},
         "new": {"fewshot_weekly.gnnwr.max_epochs": 150, "fewshot_weekly.gnnwr.patience": 30},
     },
@@ -133,7 +132,7 @@ def _set(params: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _fewshot_rmse(metrics: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean over the stage runs (weeks) of each seed's test RMSE, then mean and sd over seeds."""
+    """Mean over the fits (weeks) of each seed's test RMSE, then mean and sd over seeds."""
     per_seed: list[list[float]] = []
     for m in metrics:
         seeds = m.get("seeds")
@@ -174,11 +173,14 @@ def fewshot(method: str, budget: str, params_path: Path, data: Path, out: Path,
             r1 = os.times()
             wall += time.perf_counter() - w0
             cpu += (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)
-            metrics.append(json.loads(mfile.read_text()))
-            name = cmd[0].split("/")[-1].removesuffix(".py").removeprefix("fewshot_")
-            ref = reference / (f"{method}_w{cmd[4]}.json" if name == "weekly" else f"{method}.json")
+            # fewshot_weekly writes one fit's metrics per week, keyed by week
+            weekly = cmd[0] == "stages/fewshot_weekly.py"
+            got = json.loads(mfile.read_text())
+            metrics.extend(got.values() if weekly else [got])
+            ref = reference / (f"{method}_weekly.json" if weekly else f"{method}.json")
             if ref.exists():
-                refs.append(json.loads(ref.read_text()))
+                got = json.loads(ref.read_text())
+                refs.extend(got.values() if weekly else [got])
     if len(refs) == len(metrics):
         _merge(out, f"fewshot:{method}", "reference_last_default_run",
                {"rmse": _fewshot_rmse(refs), "threads": 2})

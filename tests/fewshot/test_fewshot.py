@@ -11,11 +11,14 @@ import pandas as pd
 import pytest
 import yaml
 
+from stcg.config import load_section
 from stcg.data.dataset import DatasetMeta
 from stcg.data.periods import week_key, week_to_period
 from stcg.data.schema import PERIODS_PER_YEAR
 from stcg.data.writer import dataset_writer
+from stcg.fewshot.config import FewshotWeeklyConfig
 from stcg.fewshot.dataset import LAND_COVER, build_fewshot, read_fewshot, write_fewshot
+from stcg.fewshot.runners import fit_gwr_week
 from stcg.fewshot.scoring import FewShotPrediction, evaluate, write_method_outputs
 from stcg.metrics import regression_metrics
 from stcg.report.fewshot_tables import method_metrics, table2, table3
@@ -104,6 +107,16 @@ def test_write_read_roundtrip(handmade, tmp_path):
     assert back.features == fs.features and back.meta["weeks"] == [1, 40]
 
 
+def test_weekly_stage_names_a_dataset_without_weeks(handmade, tmp_path):
+    write_fewshot(build_fewshot(handmade, n_cells=30, test_fraction=0.2, seed=0), tmp_path / "fs")
+    with pytest.raises(ValueError, match=r"fs/meta.json has no 'weeks'.*build_fewshot"):
+        _stage("fewshot_weekly").main(["--method", "gwr", "--data", str(tmp_path / "fs"),
+                                       "--out", str(tmp_path / "o"),
+                                       "--metrics", str(tmp_path / "m.json"),
+                                       "--params", str(REPO / "params.yaml")])
+    assert not (tmp_path / "o").exists() and not (tmp_path / "m.json").exists()
+
+
 def test_metrics_and_outputs(handmade, tmp_path):
     fs = build_fewshot(handmade, n_cells=30, test_fraction=0.2, seed=0)
     rng = np.random.default_rng(0)
@@ -135,6 +148,12 @@ def _write(path: Path, weeks: dict) -> None:
     path.write_text(json.dumps({"weeks": weeks, "all": {}, "info": {}}))
 
 
+def _write_weekly(path: Path, weeks: dict) -> None:
+    """A ``fewshot_weekly`` metrics file: one fit's metrics per week, keyed by week."""
+    path.write_text(json.dumps({wk: {"weeks": {wk: v}, "all": {}, "info": {}}
+                                for wk, v in weeks.items()}))
+
+
 def test_tables_show_paper_numbers_and_na_for_absent_methods(tmp_path):
     targets = yaml.safe_load((REPO / "reports" / "paper_targets.yaml").read_text())
     assert targets["table2"]["w01"]["gwr"] == {"rmse": 1.990, "r2": 0.43}
@@ -142,8 +161,8 @@ def test_tables_show_paper_numbers_and_na_for_absent_methods(tmp_path):
     d = tmp_path / "m"
     d.mkdir()
     split = {"train": {"rmse": 0.5, "r2": 0.9}, "test": {"rmse": 0.8, "r2": 0.7}}
-    _write(d / "gwr_w01.json", {"w01": split})
-    _write(d / "gnnwr_w40.json", {"w40": split})
+    _write_weekly(d / "gwr_weekly.json", {"w01": split})
+    _write_weekly(d / "gnnwr_weekly.json", {"w40": split})
     _write(d / "gtwr.json", {"w01": split, "w40": split})
     assert method_metrics(d, "gtwr", 40) == split
     assert method_metrics(d, "stcg", 40) is None
@@ -177,16 +196,29 @@ def test_stages_end_to_end_on_the_tiny_profile(tiny_dataset, tmp_path):
     fs = read_fewshot(data)
     assert fs.n == min(120, fs.meta["n_complete_cells"]) and fs.meta["weeks"] == [1, 10, 20, 30, 40]
     for method in ("gwr", "gnnwr"):
-        _stage("fewshot_weekly").main(["--method", method, "--week", "01", "--data", str(data),
-                                       "--out", str(tmp_path / f"{method}_w01"),
-                                       "--metrics", str(m / f"{method}_w01.json"),
+        _stage("fewshot_weekly").main(["--method", method, "--data", str(data),
+                                       "--out", str(tmp_path / f"{method}_weekly"),
+                                       "--metrics", str(m / f"{method}_weekly.json"),
                                        "--params", str(pf)])
     for method in ("gtwr", "gtnnwr"):
         _stage("fewshot_joint").main(["--method", method, "--data", str(data),
                                       "--out", str(tmp_path / method),
                                       "--metrics", str(m / f"{method}.json"), "--params", str(pf)])
-    gwr = json.loads((m / "gwr_w01.json").read_text())
+    # one process fits every week: a metrics entry and a coefficient folder per week
+    gwr_weeks = json.loads((m / "gwr_weekly.json").read_text())
+    assert set(gwr_weeks) == {"w01", "w10", "w20", "w30", "w40"}
+    gwr = gwr_weeks["w01"]
+    assert set(gwr["weeks"]) == {"w01"}
     assert gwr["weeks"]["w01"]["test"]["r2"] > 0.5  # GWR predicts held-out cells
+    # each week's entry and coefficients are those of that week's fit on its own
+    cfg = load_section(FewshotWeeklyConfig, "fewshot_weekly", pf)
+    alone = fit_gwr_week(fs, 40, cfg.gwr, cfg.device)
+    want = evaluate(fs, alone, tuple(fs.meta["weeks"]))["weeks"]["w40"]["test"]
+    got = gwr_weeks["w40"]["weeks"]["w40"]["test"]
+    assert got == pytest.approx(want, rel=1e-5)
+    w40 = pd.read_parquet(tmp_path / "gwr_weekly" / "w40" / "coefficients.parquet")
+    assert set(w40["period"]) == {week_to_period(40)}
+    np.testing.assert_array_equal(w40["pred"].to_numpy(), alone.pred[:, 0])
     gtwr = json.loads((m / "gtwr.json").read_text())
     assert set(gtwr["weeks"]) == {"w01", "w10", "w20", "w30", "w40"}
     assert gtwr["all"]["test"]["n"] == fs.is_test.sum() * PERIODS_PER_YEAR
@@ -201,7 +233,7 @@ def test_stages_end_to_end_on_the_tiny_profile(tiny_dataset, tmp_path):
     assert "GTNNWR" in md2 and "n/a (paper 0.779 / 0.91)" in md2
     assert pd.read_csv(tables / "table3.csv").shape == (10, 6)
     # GNNWR runs 2 seeds on tiny: the mean and sd over seeds, its n in the column header
-    gnnwr = json.loads((m / "gnnwr_w01.json").read_text())
+    gnnwr = json.loads((m / "gnnwr_weekly.json").read_text())["w01"]
     runs = [r["weeks"]["w01"]["test"]["rmse"] for r in gnnwr["seeds"]["runs"]]
     assert gnnwr["seeds"]["seeds"] == [0, 1] and runs[0] != runs[1]
     assert gnnwr["weeks"]["w01"]["test"]["rmse"] == pytest.approx(np.mean(runs), rel=1e-5)
@@ -232,9 +264,6 @@ def test_params_sections_load_for_every_profile(tmp_path, profile, n_cells, work
     assert joint.gtwr.workers == workers and joint.gtwr.cyclic_time
     tables = load_section(FewshotTablesConfig, "fewshot_tables", pf)
     assert tables.table2_methods == ("gwr", "gnnwr", "gtwr", "stcg") and tables.table3_week == 40
-    # the dvc.yaml matrix lists the same weeks as the params
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert [int(w) for w in stages["fewshot_weekly"]["matrix"]["week"]] == list(build.weeks)
 
 
 def test_bad_params_are_named(tmp_path):

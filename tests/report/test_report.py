@@ -154,5 +154,5 @@ def test_report_stage_end_to_end(tmp_path):
     rows = list(csv.DictReader((out / "plots/fewshot_rmse.csv").open()))
     assert [r["week"] for r in rows] == ["1", "10", "20", "30", "40"]
     assert set(rows[0]) == {"week", "gwr", "gnnwr", "gtwr", "gtnnwr", "stcg"}
-    gwr = json.loads((rep / "metrics/fewshot/gwr_w01.json").read_text())
+    gwr = json.loads((rep / "metrics/fewshot/gwr_weekly.json").read_text())["w01"]
     assert float(rows[0]["gwr"]) == pytest.approx(gwr["weeks"]["w01"]["test"]["rmse"], rel=1e-5)

@@ -40,9 +40,10 @@ def test_table2_and_3_print_mean_sd_only_for_several_seeds(tmp_path):
     d = tmp_path / "m"
     d.mkdir()
     # GNNWR 3 seeds: RMSE 0.4, 0.5, 0.6 -> 0.500 ± 0.100; R2 0.9, 0.92, 0.94 -> 0.92 ± 0.02
-    (d / "gnnwr_w30.json").write_text(json.dumps(_seeded([0.4, 0.5, 0.6], [0.9, 0.92, 0.94])))
+    (d / "gnnwr_weekly.json").write_text(
+        json.dumps({"w30": _seeded([0.4, 0.5, 0.6], [0.9, 0.92, 0.94])}))
     # GWR: deterministic, one run
-    (d / "gwr_w30.json").write_text(json.dumps(_seeded([0.2], [0.97])))
+    (d / "gwr_weekly.json").write_text(json.dumps({"w30": _seeded([0.2], [0.97])}))
     # STCG: a seeded method with one seed
     (d / "stcg.json").write_text(json.dumps(_seeded([0.45], [0.95])))
     md, df = table2(d, {}, (30,), ("gwr", "gnnwr", "gtwr", "stcg"))

@@ -136,7 +136,7 @@ class NNWRFewshotConfig(GNNWRSettings):
 
 @dataclasses.dataclass(frozen=True)
 class FewshotWeeklyConfig:
-    """Stage ``fewshot_weekly``: GWR and GNNWR, one model per week (DVC matrix over weeks)."""
+    """Stage ``fewshot_weekly``: GWR and GNNWR, one model per week (DVC matrix over methods)."""
 
     gwr: GWRFewshotConfig
     gnnwr: NNWRFewshotConfig

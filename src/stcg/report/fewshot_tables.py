@@ -1,10 +1,11 @@
 """Paper Tables 2 and 3 (Section 4.3) from the few-shot metrics, with the paper's numbers beside.
 
 Inputs: the metrics files of stages ``fewshot_weekly`` / ``fewshot_joint`` (and the STCG
-model's few-shot stage), ``<dir>/<method>_wNN.json`` for per-week methods and
-``<dir>/<method>.json`` for joint ones (schema: :func:`stcg.fewshot.scoring.evaluate`),
-and ``reports/paper_targets.yaml`` (keys ``table2`` and ``table3``).  A method whose metrics are
-absent shows ``n/a``, so the tables build before every method exists.
+model's few-shot stage), ``<dir>/<method>_weekly.json`` for per-week methods (keyed by week,
+``{"wNN": <metrics>}``) and ``<dir>/<method>.json`` for joint ones (metrics schema:
+:func:`stcg.fewshot.scoring.evaluate`), and ``reports/paper_targets.yaml`` (keys ``table2`` and
+``table3``).  A method whose metrics are absent shows ``n/a``, so the tables build before every
+method exists.
 
 Table 2: RMSE / R2 on the held-out cells, per reported week and method.
 Table 3: train and test RMSE / R2 and the generalisation gap (test RMSE - train RMSE) of the
@@ -38,7 +39,8 @@ its comparisons read as undecided."""
 def method_metrics(metrics_dir: str | Path, method: str, week: int) -> dict | None:
     """``{"train": {...}, "test": {...}}`` of ``method`` at ``week``, or None if absent.
 
-    Looks for the per-week file ``<method>_wNN.json`` first, then the joint ``<method>.json``.
+    Looks in the per-week file ``<method>_weekly.json`` (its ``wNN`` entry) first, then in the
+    joint ``<method>.json``.
     For a run with several seeds these are the means over seeds (:func:`method_seeds`).
     """
     got = _week_entry(metrics_dir, method, week)
@@ -46,11 +48,13 @@ def method_metrics(metrics_dir: str | Path, method: str, week: int) -> dict | No
 
 
 def _week_entry(metrics_dir: str | Path, method: str, week: int) -> tuple[dict, dict] | None:
-    d = Path(metrics_dir)
-    for path in (d / f"{method}_{week_key(week)}.json", d / f"{method}.json"):
+    d, wk = Path(metrics_dir), week_key(week)
+    for path, weekly in ((d / f"{method}_weekly.json", True), (d / f"{method}.json", False)):
         if path.exists():
             data = json.loads(path.read_text())
-            hit = data.get("weeks", {}).get(week_key(week))
+            if weekly:
+                data = data.get(wk, {})
+            hit = data.get("weeks", {}).get(wk)
             if hit is not None:
                 return hit, data
     return None

@@ -103,9 +103,15 @@ def peak_memory_mb(device: torch.device) -> float:
 
 def timed(step: Callable[[], torch.Tensor], steps: int, warmup: int, bs: int,
           device: torch.device) -> dict:
-    """Run ``warmup`` then ``steps`` timed calls of ``step``; samples/s, peak memory, projection."""
+    """Run ``warmup`` then ``steps`` timed calls of ``step``; samples/s, peak memory, projection.
+
+    ``warmup_seconds`` is the wall time of the warm-up steps: with ``torch.compile`` it holds the
+    first compilation (later recompilations for new shapes fall in the timed steps).
+    """
+    w0 = time.perf_counter()
     for _ in range(warmup):
         step()
+    warmup_s = time.perf_counter() - w0
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -124,6 +130,8 @@ def timed(step: Callable[[], torch.Tensor], steps: int, warmup: int, bs: int,
     return {
         "steps": steps,
         "batch_size": bs,
+        "warmup_steps": warmup,
+        "warmup_seconds": warmup_s,
         "seconds": elapsed,
         "cpu_seconds": cpu,
         "samples_per_s": sps,

@@ -47,6 +47,22 @@ def test_block_helpers():
     assert m[0, 0] == pytest.approx(3.0)
 
 
+def test_block_majority_equals_per_class_counting():
+    """One bincount pass gives the counts and winners of counting every class block by block."""
+    rng = np.random.default_rng(0)
+    for _ in range(25):
+        b = int(rng.integers(1, 5))
+        a = rng.integers(0, 7, size=(b * int(rng.integers(1, 6)), b * int(rng.integers(1, 6))))
+        classes, ignore = np.arange(1, 7), tuple(int(c) for c in rng.choice(7, size=2, replace=False))
+        maj, n = block_majority(a.astype(np.uint8), b, classes, ignore=ignore)
+        for i in range(maj.shape[0]):
+            for j in range(maj.shape[1]):
+                block = a[i * b:(i + 1) * b, j * b:(j + 1) * b]
+                counts = [(block == c).sum() if c not in ignore else -1 for c in classes]
+                assert maj[i, j] == classes[int(np.argmax(counts))]  # first of equal counts wins
+                assert n[i, j] == sum(c for c in counts if c > 0)
+
+
 def test_cell_ids_round_trip():
     lon, lat = cell_center(np.arange(0, 144 * 72, 97), 2.5)
     assert np.array_equal(cell_id_for(lon, lat, 2.5), np.arange(0, 144 * 72, 97))

@@ -1,6 +1,6 @@
 """Paper-profile smoke run: the paper's real shapes through every stage, timed, on CPU.
 
-    python bench/paper_smoke.py [--years 2019 2020] [--steps 20] [--eval-samples 2000]
+    python bench/paper_smoke.py [--years 2019 2020] [--steps 300] [--eval-samples 2000]
         [--predict-cells 100] [--eval-batch 1024] [--budget-s 900]
 
 Runs, each in its own process (so each stage's peak RSS is its own):
@@ -17,15 +17,14 @@ Runs, each in its own process (so each stage's peak RSS is its own):
    ``--predict-cells`` cells of the dataset (a cell subset written in the same schema), in
    batches of ``--eval-batch``.
 
-The defaults fit the whole run in ``--budget-s`` (15 min) on 2 CPU cores with a step time of
-~12 s at the paper shapes: the fixed costs (``build_data`` of 2 years ~5 min, ``build_graph``
-~1.5 min, loading the dataset in three stages ~2 min) leave ~5 min for the timed fractions, i.e.
-20 steps, 2000 evaluation samples and 100 cells (4600 rows) of prediction at ~20 ms a sample.
-"A few hundred steps" would take an hour at that step time; raise ``--steps`` when steps get
-cheaper.  Evaluation and prediction keep their activations in float32 on CPU, about 0.75 MB per
-sample at d_model 64, so their peak RSS follows ``--eval-batch`` (the paper profile's
-``eval_batch_size`` 16384 is a GPU setting: ~12 GB on CPU); the evaluate stage measures that
-slope and projects the memory of the paper's batch.
+The defaults fit the whole run in ``--budget-s`` (15 min) on 2 CPU cores with room to spare: on
+an idle 2-core VM ``build_data`` of 2 years took 44 s, ``build_graph`` 19 s, a training step at
+the paper shapes ~1.1 s (2 threads), so 300 steps, 2000 evaluation samples and 100 cells (4600
+rows) of prediction take ~8 min; on a machine shared with other jobs every figure grows several
+times (the same run took 19 min with 20 steps at load 16).  Evaluation and prediction keep their
+activations in float32 on CPU, about 0.4-0.75 MB per sample at d_model 64, so their peak RSS
+follows ``--eval-batch`` (the paper profile's ``eval_batch_size`` 16384 is a GPU setting: 7-12 GB
+on CPU); the evaluate stage measures that slope and projects the memory of the paper's batch.
 
 Each stage's wall time and peak RSS (this stage's process tree, sampled every 0.2 s) are
 measured; the training, evaluation and prediction times are projected to the paper protocol
@@ -275,7 +274,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     ap.add_argument("--years", type=int, nargs=2, default=[2019, 2020], metavar=("FIRST", "TEST"))
     ap.add_argument("--profile", default="paper", choices=["tiny", "default", "paper"],
                     help="paper (the point); tiny to check the script quickly")
-    ap.add_argument("--steps", type=int, default=20, help="training steps at the paper batch")
+    ap.add_argument("--steps", type=int, default=300, help="training steps at the paper batch")
     ap.add_argument("--eval-samples", type=int, default=2000)
     ap.add_argument("--predict-cells", type=int, default=100)
     ap.add_argument("--eval-batch", type=int, default=1024,

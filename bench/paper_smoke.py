@@ -17,14 +17,14 @@ Runs, each in its own process (so each stage's peak RSS is its own):
    ``--predict-cells`` cells of the dataset (a cell subset written in the same schema), in
    batches of ``--eval-batch``.
 
-The defaults fit the whole run in ``--budget-s`` (15 min) on 2 CPU cores with room to spare: on
-an idle 2-core VM ``build_data`` of 2 years took 44 s, ``build_graph`` 19 s, a training step at
-the paper shapes ~1.1 s (2 threads), so 300 steps, 2000 evaluation samples and 100 cells (4600
-rows) of prediction take ~8 min; on a machine shared with other jobs every figure grows several
-times (the same run took 19 min with 20 steps at load 16).  Evaluation and prediction keep their
-activations in float32 on CPU, about 0.4-0.75 MB per sample at d_model 64, so their peak RSS
-follows ``--eval-batch`` (the paper profile's ``eval_batch_size`` 16384 is a GPU setting: 7-12 GB
-on CPU); the evaluate stage measures that slope and projects the memory of the paper's batch.
+The defaults fit the whole run in ``--budget-s`` (15 min) on 2 idle CPU cores with room to
+spare: ``build_data`` of 2 years ~45 s, ``build_graph`` ~20 s, a training step at the paper
+shapes ~1.1 s (2 threads), so 300 steps, 2000 evaluation samples and 100 cells (4600 rows) of
+prediction take ~8 min; on cores shared with other jobs every stage takes several times longer.
+Evaluation and prediction keep their activations in float32 on CPU, about 0.4-0.75 MB per sample
+at d_model 64, so their peak RSS follows ``--eval-batch`` (the paper profile's
+``eval_batch_size`` 16384 is a GPU setting: 7-12 GB on CPU); the evaluate stage measures that
+slope and projects the memory of the paper's batch.
 
 Each stage's wall time and peak RSS (this stage's process tree, sampled every 0.2 s) are
 measured; the training, evaluation and prediction times are projected to the paper protocol
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     ap.add_argument("--eval-samples", type=int, default=2000)
     ap.add_argument("--predict-cells", type=int, default=100)
     ap.add_argument("--eval-batch", type=int, default=1024,
-                    help="batch of evaluation and prediction (peak RSS ~0.75 MB per sample)")
+                    help="batch of evaluation and prediction (peak RSS ~0.4-0.75 MB per sample)")
     ap.add_argument("--budget-s", type=float, default=900.0,
                     help="wall-time budget of the whole run; the JSON records whether it held")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")

@@ -111,11 +111,11 @@ def timed(step: Callable[[], torch.Tensor], steps: int, warmup: int, bs: int,
     w0 = time.perf_counter()
     for _ in range(warmup):
         step()
-    warmup_s = time.perf_counter() - w0
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
     distributed.barrier()
+    warmup_s = time.perf_counter() - w0
     t0, c0 = time.perf_counter(), time.process_time()
     loss = torch.zeros(())
     for _ in range(steps):

@@ -63,18 +63,21 @@ def block_majority(
         comes first in ``classes``.
     """
     v = _block_view(a, b)
-    if a.min() < 0:
-        raise ValueError(f"block_majority needs non-negative codes, got {a.min()}")
     keep = np.array([int(c) for c in classes if c not in ignore], dtype=np.int64)
-    n_codes = int(max(a.max(), keep.max())) + 1
+    if keep.size == 0:
+        raise ValueError("block_majority: every class is ignored")
+    if a.min() < 0 or keep.min() < 0:
+        raise ValueError(f"block_majority needs non-negative codes and classes, got "
+                         f"{min(a.min(), keep.min())}")
+    top = int(keep.max()) + 1  # codes above the classes share one uncounted bin
     n_rows, n_cols = v.shape[0], v.shape[2]
-    counts = np.empty((n_rows, n_cols, keep.size), dtype=np.int64)
-    col = (np.arange(n_cols, dtype=np.int64) * n_codes)[None, :, None]  # v[r]: [b, cols, b]
+    counts = np.empty((n_rows, n_cols, keep.size), dtype=np.int32)  # b * b fits
+    col = (np.arange(n_cols, dtype=np.int64) * (top + 1))[None, :, None]  # v[r]: [b, cols, b]
     for r in range(n_rows):
-        key = (col + v[r].astype(np.int64)).ravel()
-        counts[r] = np.bincount(key, minlength=n_cols * n_codes).reshape(n_cols, n_codes)[:, keep]
+        key = (col + np.minimum(v[r].astype(np.int64), top)).ravel()
+        counts[r] = np.bincount(key, minlength=n_cols * (top + 1)).reshape(n_cols, top + 1)[:, keep]
     best = keep[counts.argmax(axis=2)].astype(np.int32)
-    return best, counts.sum(axis=2)
+    return best, counts.sum(axis=2, dtype=np.int64)
 
 
 def _factor(resolution: float, pixel: float, what: str) -> int:

@@ -28,7 +28,7 @@ def test_sections_load(profile):
 def test_groups_are_disjoint_and_cover_the_simulators_gpp_inputs():
     from stcg.data.sim.gpp import GPP_INPUTS
 
-    it = from_dict(InterpretConfig, RAW["interpret"], "interpret")
+    it = from_dict(InterpretConfig, resolve_profile(RAW["interpret"], "default"), "interpret")
     feats = [f for fs in it.groups.values() for f in fs]
     assert len(feats) == len(set(feats))
     # the groups are exactly the inputs GPP reads (the others have no true effect)

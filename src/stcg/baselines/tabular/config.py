@@ -111,6 +111,10 @@ class TrainTabularConfig:
     ``seed`` seeds the hold-out split and the row subsamples (the same rows for every model and
     seed) and the first model seed; ``seeds`` is the number of model seeds ``seed, seed + 1,
     ...`` of each seed-dependent model (a model's own ``seeds`` overrides it).
+
+    ``seed_procs``: processes that fit a model's seeds side by side on CPU
+    (:func:`stcg.baselines.tabular.run.seed_processes`); 0 = one per seed, 1 = one seed after
+    another.  With ``threads: 0`` each process gets its share of the cores.
     """
 
     seed: int
@@ -122,11 +126,14 @@ class TrainTabularConfig:
     gbdt_device: str = "cpu"
     nn_standardize_target: bool = False
     seeds: int = 1
+    seed_procs: int = 0
 
     def validate(self) -> None:
         """At least one model, at least one seed; a known device string."""
         if self.seeds < 1:
             raise ValueError(f"seeds: expected >= 1, got {self.seeds}")
+        if self.seed_procs < 0:
+            raise ValueError(f"seed_procs: expected >= 0 (0 = one per seed), got {self.seed_procs}")
         if not self.models:
             raise ValueError("models: at least one model is needed")
         for name in ("device", "gbdt_device"):

@@ -17,6 +17,8 @@ before it, and ``cuda_peak_mb`` the CUDA allocator's peak when a GPU is used.
 
 from __future__ import annotations
 
+import dataclasses
+import multiprocessing
 import resource
 import sys
 import threading
@@ -31,6 +33,7 @@ import pandas as pd
 from stcg.baselines.tabular.config import TrainTabularConfig
 from stcg.baselines.tabular.features import design_matrix, targets
 from stcg.baselines.tabular.protocol import holdout_split
+from stcg.baselines.tabular.base import available_threads
 from stcg.baselines.tabular.registry import build_model, n_seeds, seed_dependent
 from stcg.data.dataset import DatasetMeta, Dense
 from stcg.data.splits import RowIndex, test_rows, train_rows
@@ -107,23 +110,81 @@ def _keys(dense: Dense, rows: RowIndex) -> pd.DataFrame:
     })
 
 
+def _may_use_gpu(cfg: TrainTabularConfig, name: str) -> bool:
+    """Whether model ``name`` could run on a GPU (its device is cuda, or auto with one visible)."""
+    kind = cfg.models[name].kind
+    device = cfg.gbdt_device if kind in ("lightgbm", "xgboost", "catboost") else cfg.device
+    if device == "cpu" or kind in ("knn", "random_forest"):
+        return False
+    if device == "auto":
+        import torch
+
+        return torch.cuda.is_available()
+    return True
+
+
+def seed_processes(cfg: TrainTabularConfig, name: str, n: int) -> int:
+    """How many processes fit the ``n`` seeds of model ``name`` side by side.
+
+    ``cfg.seed_procs`` (0 = one per seed), at most ``n``.  One where the model may use a GPU
+    (the seeds share it one after another) or where ``fork`` is not the platform's default start
+    method (Linux's is: the children share the parent's loaded dataset without a copy).
+    """
+    procs = min(n, cfg.seed_procs or n)
+    if procs > 1 and (multiprocessing.get_start_method(allow_none=True) not in (None, "fork")
+                      or "fork" not in multiprocessing.get_all_start_methods()
+                      or sys.platform != "linux" or _may_use_gpu(cfg, name)):
+        return 1
+    return procs
+
+
+# what a forked seed process reads: (dense, meta, name, cfg, log), set just before the fork
+_FORKED: tuple[Any, ...] | None = None
+
+
+def _fit_seed_in_child(seed: int) -> TabularResult:
+    from stcg.baselines.tabular import torch_common
+
+    dense, meta, name, cfg, log = _FORKED  # type: ignore[misc]
+    torch_common.PROGRESS = False  # one progress bar per process would interleave
+    return run_tabular(dense, meta, name, cfg, log=log, model_seed=seed)
+
+
 def run_tabular_seeds(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabularConfig,
                       log: Any = None) -> TabularResult:
     """:func:`run_tabular` once per model seed (:func:`.registry.n_seeds`: ``cfg.seed, cfg.seed
     + 1, ...``; the rows are the same for every seed).
+
+    The seeds run in :func:`seed_processes` forked processes side by side; with ``threads: 0``
+    each takes ``cores // processes`` threads (at least one).  A fit is deterministic for its
+    seed and thread count, so the result equals fitting the seeds one after another at that
+    thread count.
 
     ``metrics`` is :func:`stcg.metrics.aggregate_seeds` of the runs (the mean in the usual keys,
     each seed's values and the sd under ``"seeds"``; one seed: that run unchanged) with
     ``cost`` summed over the seeds and ``seed_dependent`` (false: one run stands for every
     seed, its seed sd is 0); predictions, SHAP and info are the first seed's.
     """
+    global _FORKED
     seeds = seed_list(cfg.seed, n_seeds(cfg, name))
-    first, runs, costs = None, [], []
-    for s in seeds:
-        res = run_tabular(dense, meta, name, cfg, log=log, model_seed=s)
+    procs = seed_processes(cfg, name, len(seeds))
+    if procs == 1:
+        results = [run_tabular(dense, meta, name, cfg, log=log, model_seed=s) for s in seeds]
+    else:
+        threads = cfg.threads or max(1, available_threads() // procs)
+        if log:
+            log(f"{name}: seeds {seeds} in {procs} processes of {threads} thread(s)")
+        _FORKED = (dense, meta, name, dataclasses.replace(cfg, threads=threads), log)
+        try:
+            with multiprocessing.get_context("fork").Pool(procs) as pool:
+                results = pool.map(_fit_seed_in_child, seeds, chunksize=1)
+        finally:
+            _FORKED = None
+    costs, runs = [], []
+    for res in results:
         costs.append(res.metrics.pop("cost"))
         runs.append(res.metrics)
-        first = res if first is None else first
+    first = results[0]
     cost = dict(costs[0])
     for key in ("fit_seconds", "predict_seconds"):
         cost[key] = float(sum(c[key] for c in costs))
@@ -131,6 +192,7 @@ def run_tabular_seeds(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabu
         if key in cost:
             cost[key] = float(max(c[key] for c in costs))
     cost["seeds"] = len(seeds)
+    cost["seed_processes"] = procs
     first.metrics = {**aggregate_seeds(runs, seeds), "cost": cost,
                      "seed_dependent": seed_dependent(cfg.models[name])}
     first.info["seeds"] = seeds

@@ -28,6 +28,10 @@ from tqdm.auto import tqdm
 from stcg.device import autocast
 
 
+#: per-epoch progress bars (off in the processes that fit seeds side by side)
+PROGRESS = True
+
+
 @contextlib.contextmanager
 def torch_threads(n: int) -> Iterator[None]:
     """Temporarily set torch's intra-op thread count."""
@@ -131,7 +135,8 @@ def fit_epochs(
     gen = torch.Generator(device="cpu").manual_seed(seed)
     hist = FitHistory()
     best, best_state, since = math.inf, None, 0
-    for epoch in tqdm(range(epochs), desc=desc, leave=False, mininterval=5.0):
+    for epoch in tqdm(range(epochs), desc=desc, leave=False, mininterval=5.0,
+                      disable=not PROGRESS):
         model.train()
         perm = torch.randperm(n, generator=gen).to(device)
         total = torch.zeros((), dtype=torch.float64, device=device)

@@ -111,3 +111,34 @@ def test_eval_with_and_without_table() -> None:
         b = m(x, node, period, lc)
     assert float((a.y - b.y).abs().max()) <= 1e-5
     assert float((a.weights - b.weights).abs().max()) <= 1e-5
+
+
+def test_condition_gather_is_reproducible_on_cpu_threads():
+    """The condition gather equals advanced indexing, and its gradient with 2 threads is the
+    one-thread gradient bit for bit (the advanced-index backward is not on CPU threads)."""
+    from stcg.model.stcg import gather_condition
+
+    g = torch.Generator().manual_seed(0)
+    r, p, d, b, l = 200, 46, 16, 256, 8
+    table = torch.randn(r, p, d, generator=g)
+    row = torch.randint(0, r, (b,), generator=g)
+    period = torch.randint(0, p, (b, l), generator=g)
+    grad_out = torch.randn(b, l, d, generator=g)
+    assert torch.equal(gather_condition(table, row, period), table[row[:, None], period])
+
+    def grad(threads: int) -> torch.Tensor:
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            t = table.clone().requires_grad_(True)
+            gather_condition(t, row, period).backward(grad_out)
+            return t.grad
+        finally:
+            torch.set_num_threads(before)
+
+    one = grad(1)
+    for _ in range(5):
+        assert torch.equal(grad(2), one)
+    expected = torch.zeros_like(table, dtype=torch.float64)
+    expected.index_put_((row[:, None].expand(b, l), period), grad_out.double(), accumulate=True)
+    torch.testing.assert_close(one.double(), expected, rtol=1e-6, atol=1e-6)

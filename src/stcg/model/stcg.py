@@ -245,7 +245,7 @@ class STCGModel(nn.Module):
                 table, row = self.condition_table(), node
             else:
                 table, row = cond_table, node
-            cond = table[row[:, None], period].to(data_keys.dtype)  # [B, L, D]
+            cond = gather_condition(table, row, period).to(data_keys.dtype)  # [B, L, D]
         keys, values = memory(data_keys, cond, self.cfg.cross_attention)
         current = tokens[:, -1, : self.n_features]  # [B, F, D]: the interpretable features
         pooled = data_keys[:, -1:]  # [B, 1, D]
@@ -299,6 +299,17 @@ class STCGModel(nn.Module):
         if self.intercept_query is not None:
             q = torch.cat([self.intercept_query.expand(b, -1, -1).to(base.dtype) + base, q], dim=1)
         return self.y_std * self.interp_head(self.interp_decoder(q, cond, cond))[..., 0].float()
+
+
+def gather_condition(table: torch.Tensor, row: torch.Tensor, period: torch.Tensor) -> torch.Tensor:
+    """``table[row[:, None], period]`` (``table [R, P, D]``, ``row [B]``, ``period [B, L]`` ->
+    ``[B, L, D]``) as an embedding lookup of the flattened table: the same values, and a
+    backward that adds repeated (row, period) pairs in a fixed order.  The advanced-index form's
+    backward (``index_put_`` with accumulation) adds them in an order that changes between runs
+    on several CPU threads, which made training not reproducible."""
+    r, p, d = table.shape
+    flat = row[:, None] * p + period
+    return nn.functional.embedding(flat, table.reshape(r * p, d))
 
 
 def _compiling() -> bool:

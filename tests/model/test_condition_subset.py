@@ -119,11 +119,11 @@ def test_condition_gather_is_reproducible_on_cpu_threads():
     from stcg.model.stcg import gather_condition
 
     g = torch.Generator().manual_seed(0)
-    r, p, d, b, l = 200, 46, 16, 256, 8
+    r, p, d, b, steps = 200, 46, 16, 256, 8
     table = torch.randn(r, p, d, generator=g)
     row = torch.randint(0, r, (b,), generator=g)
-    period = torch.randint(0, p, (b, l), generator=g)
-    grad_out = torch.randn(b, l, d, generator=g)
+    period = torch.randint(0, p, (b, steps), generator=g)
+    grad_out = torch.randn(b, steps, d, generator=g)
     assert torch.equal(gather_condition(table, row, period), table[row[:, None], period])
 
     def grad(threads: int) -> torch.Tensor:
@@ -140,5 +140,6 @@ def test_condition_gather_is_reproducible_on_cpu_threads():
     for _ in range(5):
         assert torch.equal(grad(2), one)
     expected = torch.zeros_like(table, dtype=torch.float64)
-    expected.index_put_((row[:, None].expand(b, l), period), grad_out.double(), accumulate=True)
+    expected.index_put_((row[:, None].expand(b, steps), period), grad_out.double(),
+                        accumulate=True)
     torch.testing.assert_close(one.double(), expected, rtol=1e-6, atol=1e-6)

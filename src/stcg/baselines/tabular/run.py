@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stcg.baselines.tabular.base import available_threads
 from stcg.baselines.tabular.config import TrainTabularConfig
 from stcg.baselines.tabular.features import design_matrix, targets
 from stcg.baselines.tabular.protocol import holdout_split
-from stcg.baselines.tabular.base import available_threads
 from stcg.baselines.tabular.registry import build_model, n_seeds, seed_dependent
 from stcg.data.dataset import DatasetMeta, Dense
 from stcg.data.splits import RowIndex, test_rows, train_rows
@@ -126,14 +126,13 @@ def _may_use_gpu(cfg: TrainTabularConfig, name: str) -> bool:
 def seed_processes(cfg: TrainTabularConfig, name: str, n: int) -> int:
     """How many processes fit the ``n`` seeds of model ``name`` side by side.
 
-    ``cfg.seed_procs`` (0 = one per seed), at most ``n``.  One where the model may use a GPU
-    (the seeds share it one after another) or where ``fork`` is not the platform's default start
-    method (Linux's is: the children share the parent's loaded dataset without a copy).
+    ``cfg.seed_procs`` (0 = one per seed), at most ``n``.  The processes are forked, so the
+    children share the parent's loaded dataset without a copy; one process where the model may
+    use a GPU (the seeds share it one after another) or off Linux (forking a process that has
+    loaded torch is not safe on macOS).
     """
     procs = min(n, cfg.seed_procs or n)
-    if procs > 1 and (multiprocessing.get_start_method(allow_none=True) not in (None, "fork")
-                      or "fork" not in multiprocessing.get_all_start_methods()
-                      or sys.platform != "linux" or _may_use_gpu(cfg, name)):
+    if procs > 1 and (sys.platform != "linux" or _may_use_gpu(cfg, name)):
         return 1
     return procs
 

@@ -27,7 +27,6 @@ from tqdm.auto import tqdm
 
 from stcg.device import autocast
 
-
 #: per-epoch progress bars (off in the processes that fit seeds side by side)
 PROGRESS = True
 

@@ -256,3 +256,24 @@ def test_seeds_in_processes_equal_seeds_one_after_another(model, tabular_dataset
     assert par.metrics["seeds"] == one.metrics["seeds"]
     assert par.metrics["test"] == one.metrics["test"]
     pd.testing.assert_frame_equal(par.predictions, one.predictions)
+
+
+def test_seeds_share_a_gpu_one_after_another(monkeypatch):
+    """Seeds of a model placed on a GPU run in one process; LightGBM stays on the CPU under
+    gbdt_device auto (resolve_gbdt_device), so its seeds still run side by side."""
+    import dataclasses
+
+    import torch
+
+    from stcg.baselines.tabular.run import seed_processes
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())["train_tabular"]
+    cfg = from_dict(TrainTabularConfig, resolve_profile(raw, "paper"), where="train_tabular")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    auto = dataclasses.replace(cfg, gbdt_device="auto", device="auto")
+    assert seed_processes(auto, "CatBoost", 3) == 1
+    assert seed_processes(auto, "TabNet", 3) == 1
+    assert seed_processes(auto, "LightGBMLarge", 3) == 3
+    assert seed_processes(auto, "RandomForestMSE", 3) == 3
+    cpu = dataclasses.replace(cfg, gbdt_device="cpu", device="cpu")
+    assert {seed_processes(cpu, k, 3) for k in cpu.models} == {3}

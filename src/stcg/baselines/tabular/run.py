@@ -33,6 +33,7 @@ import pandas as pd
 from stcg.baselines.tabular.base import available_threads
 from stcg.baselines.tabular.config import TrainTabularConfig
 from stcg.baselines.tabular.features import design_matrix, targets
+from stcg.baselines.tabular.gbdt import resolve_gbdt_device
 from stcg.baselines.tabular.protocol import holdout_split
 from stcg.baselines.tabular.registry import build_model, n_seeds, seed_dependent
 from stcg.data.dataset import DatasetMeta, Dense
@@ -111,16 +112,17 @@ def _keys(dense: Dense, rows: RowIndex) -> pd.DataFrame:
 
 
 def _may_use_gpu(cfg: TrainTabularConfig, name: str) -> bool:
-    """Whether model ``name`` could run on a GPU (its device is cuda, or auto with one visible)."""
+    """Whether model ``name`` runs on a GPU: the boosted trees as
+    :func:`.gbdt.resolve_gbdt_device` places them, the neural models as
+    :func:`stcg.device.resolve_device` does."""
     kind = cfg.models[name].kind
-    device = cfg.gbdt_device if kind in ("lightgbm", "xgboost", "catboost") else cfg.device
-    if device == "cpu" or kind in ("knn", "random_forest"):
+    if kind in ("lightgbm", "xgboost", "catboost"):
+        return resolve_gbdt_device(cfg.gbdt_device, kind) is not None
+    if kind in ("knn", "random_forest"):
         return False
-    if device == "auto":
-        import torch
+    from stcg.device import resolve_device
 
-        return torch.cuda.is_available()
-    return True
+    return resolve_device(cfg.device).type == "cuda"
 
 
 def seed_processes(cfg: TrainTabularConfig, name: str, n: int) -> int:

@@ -16,7 +16,7 @@ from stcg import stage
 from stcg.config import load_section
 from stcg.fewshot.config import FewshotJointConfig
 from stcg.fewshot.dataset import read_fewshot
-from stcg.fewshot.runners import fit_gtnnwr, fit_gtwr, fit_seeds_with_bar
+from stcg.fewshot.runners import fit_gtnnwr, fit_gtwr, fit_seeds_with_bar, seed_processes
 from stcg.fewshot.scoring import evaluate, write_method_outputs, write_metrics
 
 METHODS = ("gtwr", "gtnnwr")
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics, pred = fit_seeds_with_bar(
             fs, cfg.gtnnwr,
             lambda c, progress: fit_gtnnwr(fs, c, cfg.device, progress=progress),
-            weeks, "gtnnwr")
+            weeks, "gtnnwr", procs=seed_processes(cfg.gtnnwr, cfg.device))
     write_method_outputs(fs, pred, args.out)
     write_metrics(args.metrics, metrics)
 

@@ -16,7 +16,12 @@ from stcg.config import load_section
 from stcg.data.periods import week_key
 from stcg.fewshot.config import FewshotWeeklyConfig
 from stcg.fewshot.dataset import read_fewshot
-from stcg.fewshot.runners import fit_gnnwr_week, fit_gwr_week, fit_seeds_with_bar
+from stcg.fewshot.runners import (
+    fit_gnnwr_week,
+    fit_gwr_week,
+    fit_seeds_with_bar,
+    seed_processes,
+)
 from stcg.fewshot.scoring import evaluate, write_method_outputs, write_metrics
 from stcg.io import atomic_path
 
@@ -51,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
                 fs, cfg.gnnwr,
                 lambda c, progress, week=week: fit_gnnwr_week(fs, week, c, cfg.device,
                                                               progress=progress),
-                weeks, f"gnnwr week {week}")
+                weeks, f"gnnwr week {week}", procs=seed_processes(cfg.gnnwr, cfg.device))
         preds[wk] = pred
     with atomic_path(args.out) as tmp:
         tmp.mkdir()

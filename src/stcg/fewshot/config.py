@@ -91,7 +91,7 @@ class GTWRFewshotConfig:
         tol: stopping tolerance of each golden section on the criterion (mgwr: 1e-6 for AICc;
             1e-4 is ample for the holdout RMSE in gC m-2 d-1).
         cyclic_time: period 45 neighbours period 0 (climatological year).
-        workers: k-d-tree query threads.
+        workers: k-d-tree query threads (-1 = every core).
     """
 
     kernel: Literal["bisquare", "gaussian", "exponential"] = "bisquare"
@@ -119,17 +119,22 @@ class GTWRFewshotConfig:
 @dataclasses.dataclass(frozen=True)
 class NNWRFewshotConfig(GNNWRSettings):
     """Sections ``fewshot_weekly.gnnwr`` / ``fewshot_joint.gtnnwr``: :class:`GNNWRSettings` plus
-    the share of training cells kept for early stopping (``val_fraction``) and the number of
-    seeds (``seeds``: runs with ``seed, seed + 1, ...``; metrics are their mean and sd)."""
+    the share of training cells kept for early stopping (``val_fraction``), the number of
+    seeds (``seeds``: runs with ``seed, seed + 1, ...``; metrics are their mean and sd) and how
+    many processes fit them side by side on CPU (``seed_procs``: 0 = one per seed, 1 = one after
+    another; :func:`stcg.parallel.side_by_side`)."""
 
     val_fraction: float = 0.1
     seeds: int = 1
+    seed_procs: int = 0
 
     def validate(self) -> None:
         """The settings must be possible and the validation share must leave training cells."""
         super().validate()
         if self.seeds < 1:
             raise ValueError(f"seeds: expected >= 1, got {self.seeds}")
+        if self.seed_procs < 0:
+            raise ValueError(f"seed_procs: expected >= 0 (0 = one per seed), got {self.seed_procs}")
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction: expected in (0, 0.5), got {self.val_fraction}")
 

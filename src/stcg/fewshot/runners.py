@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -24,6 +25,7 @@ from stcg.fewshot.config import GTWRFewshotConfig, GWRFewshotConfig, NNWRFewshot
 from stcg.fewshot.dataset import FewShot
 from stcg.fewshot.scoring import FewShotPrediction, evaluate
 from stcg.metrics import aggregate_seeds, seed_list
+from stcg.parallel import fork_map, side_by_side, threads_per_process
 
 ProgressFn = Callable[[str], None]
 
@@ -177,9 +179,14 @@ def fit_gnnwr_week(
     )
 
 
+def seed_processes(cfg: NNWRFewshotConfig, device: str) -> int:
+    """Processes fitting the seeds of ``cfg`` side by side (``cfg.seed_procs``; one on a GPU)."""
+    return side_by_side(cfg.seed_procs, cfg.seeds, resolve_device(device).type == "cuda")
+
+
 def fit_seeds(
     fs: FewShot, cfg: NNWRFewshotConfig, fit: Callable[[NNWRFewshotConfig], FewShotPrediction],
-    weeks: tuple[int, ...], progress: Callable[[int], None] | None = None,
+    weeks: tuple[int, ...], progress: Callable[[int], None] | None = None, procs: int = 1,
 ) -> tuple[dict, FewShotPrediction]:
     """Fit a stochastic method once per seed of ``cfg`` (``seed, seed + 1, ...``, ``cfg.seeds``).
 
@@ -187,28 +194,50 @@ def fit_seeds(
     initialisation and the batches).  Returns the metrics of :func:`evaluate` aggregated over
     the seeds (:func:`stcg.metrics.aggregate_seeds`: the mean in the usual keys, per-seed values
     and sd in ``"seeds"``) and the first seed's prediction (the coefficient output).
+
+    ``procs > 1``: the seeds run in that many forked processes of ``cores // procs`` torch
+    threads (:func:`stcg.parallel.fork_map`); a fit is deterministic for its seed and thread
+    count, so this equals fitting them one after another at that thread count.
+    ``progress(seed)`` is called before each seed's fit (in its process).
     """
     seeds = seed_list(cfg.seed, cfg.seeds)
-    runs, first = [], None
-    for s in seeds:
+
+    def one(s: int) -> tuple[dict, FewShotPrediction | None]:
         if progress is not None:
             progress(s)
         pred = fit(dataclasses.replace(cfg, seed=s))
-        runs.append(evaluate(fs, pred, weeks))
-        first = pred if first is None else first
-    return aggregate_seeds(runs, seeds), first
+        return evaluate(fs, pred, weeks), pred if s == seeds[0] else None
+
+    results = fork_map(one, seeds, procs, threads=threads_per_process(procs))
+    first = results[0][1]
+    assert first is not None
+    return aggregate_seeds([m for m, _ in results], seeds), first
 
 
 def fit_seeds_with_bar(
     fs: FewShot, cfg: NNWRFewshotConfig,
-    fit: Callable[[NNWRFewshotConfig, Callable[[int, float, float], None]], FewShotPrediction],
-    weeks: tuple[int, ...], label: str,
+    fit: Callable[[NNWRFewshotConfig, Callable[[int, float, float], None] | None],
+                  FewShotPrediction],
+    weeks: tuple[int, ...], label: str, procs: int = 1,
 ) -> tuple[dict, FewShotPrediction]:
     """:func:`fit_seeds` of GNNWR or GTNNWR with a progress bar over each seed's epochs.
 
     ``fit(cfg, progress)`` fits one seed, calling ``progress(epoch, train_mse, val_mse)``;
-    ``label`` heads the bar (``"<label> seed <seed>"``).
+    ``label`` heads the bar (``"<label> seed <seed>"``).  With ``procs > 1`` the seeds run side
+    by side and each prints one line when it ends instead of a bar.
     """
+    if procs > 1:
+        def quiet(c: NNWRFewshotConfig) -> FewShotPrediction:
+            t0 = time.perf_counter()
+            pred = fit(c, None)
+            print(f"{label} seed {c.seed}: {pred.info['epochs']} epochs (best "
+                  f"{pred.info['best_epoch']}), {time.perf_counter() - t0:.1f} s", flush=True)
+            return pred
+
+        print(f"{label}: seeds {seed_list(cfg.seed, cfg.seeds)} in {procs} processes of "
+              f"{threads_per_process(procs)} thread(s)", flush=True)
+        return fit_seeds(fs, cfg, quiet, weeks, procs=procs)
+
     from tqdm import tqdm
 
     bar = tqdm(total=cfg.max_epochs, unit="epoch")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from stcg.baselines.spatial.gnnwr import GNNWR, GNNWRSettings, _mean_state
 from stcg.data.schema import PERIODS_PER_YEAR
 from stcg.fewshot.config import NNWRFewshotConfig
 from stcg.fewshot.dataset import FewShot
-from stcg.fewshot.runners import fit_gnnwr_week, fit_seeds
+from stcg.fewshot.runners import fit_gnnwr_week, fit_seeds, seed_processes
 
 CFG = NNWRFewshotConfig(max_epochs=5, patience=3, batch_size=32, seeds=3)
 
@@ -101,3 +102,15 @@ def test_smoothing_and_averaging_change_the_kept_model_not_the_training():
         GNNWRSettings(average_last=0).validate()
     with pytest.raises(ValueError, match="seeds"):
         NNWRFewshotConfig(seeds=0).validate()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="forked processes: Linux only")
+def test_seeds_side_by_side_equal_seeds_one_after_another(fs):
+    torch.set_num_threads(1)  # what each of the processes gets on a machine of <= 3 cores
+    a, pred_a = _fit(fs, CFG)
+    b, pred_b = fit_seeds(fs, CFG, lambda c: fit_gnnwr_week(fs, 1, c, "cpu"), (1,), procs=3)
+    assert a == b  # every seed's metrics and the aggregate, bit for bit
+    np.testing.assert_array_equal(pred_a.pred, pred_b.pred)
+    np.testing.assert_array_equal(pred_a.coef, pred_b.coef)
+    assert seed_processes(CFG, "cpu") == 3
+    assert seed_processes(dataclasses.replace(CFG, seed_procs=1), "cpu") == 1

@@ -15,22 +15,13 @@ After ``fit``, :attr:`TabularModel.info` holds what the fit decided (best iterat
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-
-def available_threads(threads: int = 0) -> int:
-    """``threads`` if positive, else every core this process may use."""
-    if threads > 0:
-        return threads
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+from stcg.parallel import available_threads
 
 
 class TabularModel(ABC):

@@ -18,7 +18,6 @@ before it, and ``cuda_peak_mb`` the CUDA allocator's peak when a GPU is used.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import resource
 import sys
 import threading
@@ -30,7 +29,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stcg.baselines.tabular.base import available_threads
 from stcg.baselines.tabular.config import TrainTabularConfig
 from stcg.baselines.tabular.features import design_matrix, targets
 from stcg.baselines.tabular.gbdt import resolve_gbdt_device
@@ -39,6 +37,7 @@ from stcg.baselines.tabular.registry import build_model, n_seeds, seed_dependent
 from stcg.data.dataset import DatasetMeta, Dense
 from stcg.data.splits import RowIndex, test_rows, train_rows
 from stcg.metrics import aggregate_seeds, regression_metrics, seed_list
+from stcg.parallel import fork_map, side_by_side, threads_per_process
 
 _PAGE = 4096
 
@@ -126,29 +125,10 @@ def _may_use_gpu(cfg: TrainTabularConfig, name: str) -> bool:
 
 
 def seed_processes(cfg: TrainTabularConfig, name: str, n: int) -> int:
-    """How many processes fit the ``n`` seeds of model ``name`` side by side.
-
-    ``cfg.seed_procs`` (0 = one per seed), at most ``n``.  The processes are forked, so the
-    children share the parent's loaded dataset without a copy; one process where the model may
-    use a GPU (the seeds share it one after another) or off Linux (forking a process that has
-    loaded torch is not safe on macOS).
-    """
-    procs = min(n, cfg.seed_procs or n)
-    if procs > 1 and (sys.platform != "linux" or _may_use_gpu(cfg, name)):
-        return 1
-    return procs
-
-
-# what a forked seed process reads: (dense, meta, name, cfg, log), set just before the fork
-_FORKED: tuple[Any, ...] | None = None
-
-
-def _fit_seed_in_child(seed: int) -> TabularResult:
-    from stcg.baselines.tabular import torch_common
-
-    dense, meta, name, cfg, log = _FORKED  # type: ignore[misc]
-    torch_common.PROGRESS = False  # one progress bar per process would interleave
-    return run_tabular(dense, meta, name, cfg, log=log, model_seed=seed)
+    """How many processes fit the ``n`` seeds of model ``name`` side by side
+    (:func:`stcg.parallel.side_by_side` of ``cfg.seed_procs``; one where the model may use a
+    GPU)."""
+    return side_by_side(cfg.seed_procs, n, _may_use_gpu(cfg, name))
 
 
 def run_tabular_seeds(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabularConfig,
@@ -166,21 +146,23 @@ def run_tabular_seeds(dense: Dense, meta: DatasetMeta, name: str, cfg: TrainTabu
     ``cost`` summed over the seeds and ``seed_dependent`` (false: one run stands for every
     seed, its seed sd is 0); predictions, SHAP and info are the first seed's.
     """
-    global _FORKED
     seeds = seed_list(cfg.seed, n_seeds(cfg, name))
     procs = seed_processes(cfg, name, len(seeds))
     if procs == 1:
         results = [run_tabular(dense, meta, name, cfg, log=log, model_seed=s) for s in seeds]
     else:
-        threads = cfg.threads or max(1, available_threads() // procs)
+        threads = threads_per_process(procs, cfg.threads)
         if log:
             log(f"{name}: seeds {seeds} in {procs} processes of {threads} thread(s)")
-        _FORKED = (dense, meta, name, dataclasses.replace(cfg, threads=threads), log)
-        try:
-            with multiprocessing.get_context("fork").Pool(procs) as pool:
-                results = pool.map(_fit_seed_in_child, seeds, chunksize=1)
-        finally:
-            _FORKED = None
+        child_cfg = dataclasses.replace(cfg, threads=threads)
+
+        def fit_seed(seed: int) -> TabularResult:
+            from stcg.baselines.tabular import torch_common
+
+            torch_common.PROGRESS = False  # one progress bar per process would interleave
+            return run_tabular(dense, meta, name, child_cfg, log=log, model_seed=seed)
+
+        results = fork_map(fit_seed, seeds, procs)
     costs, runs = [], []
     for res in results:
         costs.append(res.metrics.pop("cost"))

@@ -48,9 +48,10 @@ def test_interpret_perfect_weights(tiny_dataset, perfect, tmp_path):
     assert chk["interp_reconstruction_rel_rmse"] < 1e-5
     assert chk["truth_gpp_recomputed_max_abs"] < 1e-3  # the stored GPP parameters are right
     assert chk["truth_ig_completeness_max_abs"] < 0.05
-    # quadrature error of 32 Gauss-Legendre nodes on an untrained model: ~1e-3 gC m-2 d-1 (a
-    # broken path integral misses by the whole GPP difference, O(1))
-    assert chk["model_ig_delta_rms"] < 5e-3
+    # quadrature error of the default profile's 16 Gauss-Legendre nodes on this untrained model:
+    # ~8e-3 gC m-2 d-1 (3e-4 on the trained default model; a broken path integral misses by the
+    # whole GPP difference, O(1))
+    assert chk["model_ig_delta_rms"] < 2e-2
     eff = s["effect"]
     assert "surface_pressure" not in eff["features"]  # GPP ignores it: not scored
     for key in ("feature_r", "local_rank_r", "rank_abs_r", "dominant_kappa"):
